@@ -1,0 +1,47 @@
+# The two commands: `make up` runs the whole product, `make test` runs the whole test suite.
+# Both work on a fresh machine with Python 3.11 (and Node for the SPA) and no Docker.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help venv up test lint pytest unit router-config migrate clean
+
+help:
+	@echo "make up      start everything (embedded PostgreSQL, Redis, S3) at http://localhost:8000"
+	@echo "make test    lint, type-check, layering contracts and every test"
+	@echo "make unit    the fast unit tests only"
+
+$(VENV)/.installed: requirements-dev.txt layers/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+up: venv
+	$(PY) -m local.up
+
+test: lint pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+pytest: venv
+	$(PY) -m pytest
+
+unit: venv
+	$(PY) -m pytest tests/unit -q
+
+router-config: venv
+	$(PY) -m infra.router.routing --output infra/router/nginx.conf
+
+migrate: venv
+	$(PY) -m tasktracker.adapters.sqlalchemy.migrate upgrade
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

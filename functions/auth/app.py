@@ -1,0 +1,44 @@
+"""The auth function: a WSGI app for its container and a Lambda handler. Never imports boto3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from tasktracker import bootstrap
+from tasktracker.bootstrap.auth import auth_use_cases
+from tasktracker.config import Settings
+from tasktracker.config import settings as environment_settings
+from tasktracker.platform.app_factory import create_function_app, lambda_handler
+from tasktracker.platform.security import FlaskJwtAccessTokenIssuer
+
+from .routes import blp
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or environment_settings()
+    app = create_function_app(
+        "auth",
+        title="Task Tracker · auth",
+        description="Accounts and tokens. Access tokens last 15 minutes; refresh tokens rotate on every use.",
+        blueprints=[blp],
+        settings=settings,
+        is_active_user=bootstrap.active_users(settings),
+    )
+    app.extensions["auth_use_cases"] = auth_use_cases(
+        settings, FlaskJwtAccessTokenIssuer(settings.access_token_ttl_seconds)
+    )
+    return app
+
+
+_handler: Any = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
+    global _handler
+    if _handler is None:
+        _handler = lambda_handler(create_app())
+    result: dict[str, Any] = _handler(event, context)
+    return result

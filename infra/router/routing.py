@@ -1,0 +1,174 @@
+"""Reads the route table and renders it: as an nginx config, or as matchers for the in-process dispatcher."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROUTES_FILE = Path(__file__).with_name("routes.toml")
+
+
+@dataclass(frozen=True)
+class FunctionRoute:
+    name: str
+    module: str
+    port: int
+    patterns: tuple[str, ...]
+
+    def matches(self, path: str) -> bool:
+        return any(re.search(pattern, path) for pattern in self.patterns)
+
+
+def load_routes(path: Path = ROUTES_FILE) -> list[FunctionRoute]:
+    with path.open("rb") as handle:
+        table = tomllib.load(handle)
+    return [
+        FunctionRoute(entry["name"], entry["module"], int(entry["port"]), tuple(entry["patterns"]))
+        for entry in table["function"]
+    ]
+
+
+def route_for(path: str, routes: list[FunctionRoute]) -> FunctionRoute | None:
+    return next((route for route in routes if route.matches(path)), None)
+
+
+_NGINX_TEMPLATE = """\
+# Made from infra/router/routes.toml by infra/router/routing.py; do not edit by hand.
+{main_block}
+events {{ worker_connections 1024; }}
+
+http {{
+    server_tokens off;
+    access_log {access_log};
+    error_log {error_log} warn;
+    client_body_temp_path {temp_dir}/client_body;
+    proxy_temp_path {temp_dir}/proxy;
+    fastcgi_temp_path {temp_dir}/fastcgi;
+    uwsgi_temp_path {temp_dir}/uwsgi;
+    scgi_temp_path {temp_dir}/scgi;
+    include {mime_types};
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_timeout 65;
+
+    # Uploads are capped here too, so an oversize body is cut off before it reaches a function.
+    client_max_body_size {max_body};
+
+{upstreams}
+
+    map $http_x_correlation_id $correlation_id {{
+        default $http_x_correlation_id;
+        ""      $request_id;
+    }}
+
+    server {{
+        listen {listen};
+        server_name _;
+
+        add_header X-Content-Type-Options nosniff always;
+        add_header Referrer-Policy no-referrer always;
+        add_header X-Frame-Options DENY always;
+
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        # The router is the one trusted hop: it replaces, never appends to, what the client claimed.
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-Host $host;
+        proxy_set_header X-Correlation-ID $correlation_id;
+        # Stream request and response bodies (uploads, downloads) instead of spooling them to disk.
+        proxy_request_buffering off;
+        proxy_buffering off;
+        proxy_read_timeout 300s;
+        proxy_send_timeout 300s;
+
+{locations}
+
+        location /api/ {{
+            default_type application/json;
+            # add_header here replaces the server's list (nginx inheritance), so it is repeated whole.
+            add_header X-Content-Type-Options nosniff always;
+            add_header Referrer-Policy no-referrer always;
+            add_header X-Frame-Options DENY always;
+            add_header X-Correlation-ID $correlation_id always;
+            return 404 '{not_found_body}';
+        }}
+{extra}
+    }}
+}}
+"""
+
+
+_NOT_FOUND_BODY = (
+    '{"error": {"code": "NOT_FOUND", "message": "No function serves this path", "details": {}, '
+    '"correlation_id": "$correlation_id"}}'
+)
+
+
+def render_nginx(
+    routes: list[FunctionRoute],
+    *,
+    hosts: dict[str, str] | None = None,
+    listen: str = "8000",
+    max_body: str = "30m",
+    daemon: bool = True,
+    pid_file: str | None = None,
+    temp_dir: str = "/var/cache/nginx",
+    access_log: str = "/dev/stdout",
+    error_log: str = "/dev/stderr",
+    mime_types: str = "/etc/nginx/mime.types",
+    extra: str = "",
+) -> str:
+    """`hosts` maps a function to host:port (default 127.0.0.1:<port from the table>)."""
+    hosts = hosts or {}
+    upstreams = "\n".join(
+        f"    upstream fn_{route.name} {{\n        server {hosts.get(route.name, f'127.0.0.1:{route.port}')};\n"
+        f"        keepalive 16;\n    }}"
+        for route in routes
+    )
+    locations = "\n".join(
+        f"        location ~ {pattern} {{\n            proxy_pass http://fn_{route.name};\n        }}"
+        for route in routes
+        for pattern in route.patterns
+    )
+    main_lines = [] if daemon else ["daemon off;"]
+    if pid_file:
+        main_lines.append(f"pid {pid_file};")
+    main_lines.append("worker_processes auto;")
+    return _NGINX_TEMPLATE.format(
+        main_block="\n".join(main_lines),
+        upstreams=upstreams,
+        locations=locations,
+        listen=listen,
+        max_body=max_body,
+        temp_dir=temp_dir,
+        access_log=access_log,
+        error_log=error_log,
+        mime_types=mime_types,
+        extra=extra,
+        not_found_body=_NOT_FOUND_BODY,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Render the router's nginx config from the route table")
+    parser.add_argument("--output", type=Path)
+    parser.add_argument("--listen", default="8000")
+    parser.add_argument("--host-suffix", default=None, help="e.g. ':8000' to address functions by service name")
+    args = parser.parse_args()
+    routes = load_routes()
+    hosts = {route.name: f"{route.name}{args.host_suffix}" for route in routes} if args.host_suffix else None
+    config = render_nginx(routes, hosts=hosts, listen=args.listen)
+    if args.output:
+        args.output.write_text(config)
+    else:
+        print(config)
+
+
+if __name__ == "__main__":
+    main()

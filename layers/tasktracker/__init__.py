@@ -1,0 +1,4 @@
+"""Task Tracker's shared layer.
+
+domain -> application -> adapters / platform; see ARCHITECTURE.md.
+"""

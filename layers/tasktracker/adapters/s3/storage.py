@@ -1,0 +1,159 @@
+"""Attachments in S3 through boto3: streamed in bounded memory, never trusted past their size limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, BinaryIO, TypeVar
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.client import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tasktracker.application.ports import PresignedUpload, StoredObject
+from tasktracker.config import Settings
+from tasktracker.domain.errors import PayloadTooLargeError, ServiceUnavailableError
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 64 * 1024
+# Parts of 8 MiB, two at a time: a large upload holds about 16 MiB, whatever the file's size.
+TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+
+T = TypeVar("T")
+
+
+class _LimitedReader:
+    """Counts what passes through and stops the transfer the moment it exceeds the limit."""
+
+    def __init__(self, stream: BinaryIO, max_bytes: int):
+        self._stream = stream
+        self._max_bytes = max_bytes
+        self.size = 0
+
+    def read(self, amount: int = -1) -> bytes:
+        chunk = self._stream.read(amount if amount is not None and amount >= 0 else CHUNK_SIZE * 16)
+        self.size += len(chunk)
+        if self.size > self._max_bytes:
+            raise PayloadTooLargeError(
+                f"The file is larger than the {self._max_bytes // (1024 * 1024)} MiB allowed",
+                details={"max_bytes": self._max_bytes},
+            )
+        return chunk
+
+
+def _is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
+class S3FileStorage:
+    def __init__(self, client: Any, bucket: str, presign_client: Any | None = None):
+        self._client = client
+        self._presign_client = presign_client or client
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3FileStorage:
+        config = Config(
+            signature_version="s3v4",
+            connect_timeout=3,
+            read_timeout=30,
+            retries={"max_attempts": 3, "mode": "standard"},
+            s3={"addressing_style": "path"},
+        )
+        session = boto3.session.Session(region_name=settings.s3_region)
+        client = session.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+        presign_client = (
+            session.client("s3", endpoint_url=settings.s3_public_endpoint_url, config=config)
+            if settings.s3_public_endpoint_url
+            else client
+        )
+        storage = cls(client, settings.s3_bucket, presign_client)
+        storage.ensure_bucket()
+        return storage
+
+    def ensure_bucket(self) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            if not _is_missing(error):
+                raise
+            self._client.create_bucket(Bucket=self.bucket)
+            logger.info("created bucket", extra={"bucket": self.bucket})
+        except BotoCoreError:
+            # Storage may come up after the function; uploads will answer 503 until it does.
+            logger.warning("S3 is unreachable at start-up", extra={"bucket": self.bucket})
+
+    def _call(self, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except (BotoCoreError, ClientError) as error:
+            if isinstance(error, ClientError):
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+                if status < 500 and not _is_missing(error):
+                    raise
+            raise ServiceUnavailableError(
+                "File storage is unavailable, please retry shortly", code="S3_UNAVAILABLE"
+            ) from error
+
+    def put(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
+        reader = _LimitedReader(stream, max_bytes)
+        try:
+            self._call(
+                lambda: self._client.upload_fileobj(
+                    reader, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=TRANSFER
+                )
+            )
+        except BaseException:
+            self._forget(key)
+            raise
+        return reader.size
+
+    def _forget(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError):
+            logger.warning("could not remove a partial object", extra={"storage_key": key})
+
+    def open(self, key: str) -> StoredObject:
+        response = self._call(lambda: self._client.get_object(Bucket=self.bucket, Key=key))
+        body: IO[bytes] = response["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from iter(lambda: body.read(CHUNK_SIZE), b"")
+            finally:
+                body.close()
+
+        return StoredObject(int(response["ContentLength"]), response.get("ContentType") or "", chunks())
+
+    def head(self, key: str) -> StoredObject | None:
+        try:
+            response = self._call(lambda: self._client.head_object(Bucket=self.bucket, Key=key))
+        except ServiceUnavailableError as error:
+            cause = error.__cause__
+            if isinstance(cause, ClientError) and _is_missing(cause):
+                return None
+            raise
+        return StoredObject(int(response["ContentLength"]), response.get("ContentType") or "", iter(()))
+
+    def delete(self, key: str) -> None:
+        self._call(lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            self._delete_batch([{"Key": key} for key in keys[start : start + 1000]])
+
+    def _delete_batch(self, batch: list[dict[str, str]]) -> None:
+        self._call(lambda: self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch}))
+
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
+        post = self._presign_client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+        return PresignedUpload(url=post["url"], fields=dict(post["fields"]), expires_in=expires_in)

@@ -1,0 +1,211 @@
+"""Typed table models. Domain entities stay plain; repositories translate between the two."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _one_of(column: str, values: type[Any]) -> str:
+    return f"{column} IN ({', '.join(repr(str(member.value)) for member in values)})"
+
+
+def search_text_expression(title: Any, description: Any) -> Any:
+    """What `search` matches: the trigram index and the list query must use this same expression."""
+    return func.lower(title + " " + func.coalesce(description, ""))
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _timestamp(**kwargs: Any) -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now(), **kwargs)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_at: Mapped[datetime] = _timestamp()
+    updated_at: Mapped[datetime] = _timestamp()
+
+    __table_args__ = (
+        # Emails are stored lower-cased by the domain; the index makes the database enforce it too.
+        Index("uq_users_email_lower", func.lower(email), unique=True),
+    )
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # Deleting an account erases its tasks; the audit trail keeps its history with user_id set to null.
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, server_default=TaskStatus.TODO.value)
+    priority: Mapped[str] = mapped_column(String(20), nullable=False, server_default=TaskPriority.MEDIUM.value)
+    due_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _timestamp()
+    updated_at: Mapped[datetime] = _timestamp()
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", TaskStatus), name="status_known"),
+        CheckConstraint(_one_of("priority", TaskPriority), name="priority_known"),
+        # The default list order (newest first) and "my tasks".
+        Index("ix_tasks_created_at_id", "created_at", "id"),
+        Index("ix_tasks_owner_id_created_at", "owner_id", "created_at"),
+        Index("ix_tasks_status_created_at", "status", "created_at"),
+        Index("ix_tasks_priority_created_at", "priority", "created_at"),
+        Index("ix_tasks_due_date", "due_date"),
+        # The reminder pass reads only open tasks with a due date.
+        Index(
+            "ix_tasks_open_due_date",
+            "due_date",
+            postgresql_where=text("status <> 'DONE' AND due_date IS NOT NULL"),
+        ),
+    )
+
+
+# Case-insensitive substring search on title and description (LIKE '%term%' on the lower-cased text) with trigrams.
+Index(
+    "ix_tasks_search_trgm",
+    search_text_expression(TaskRow.title, TaskRow.description).label("search_text"),
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+)
+
+
+class TagRow(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
+
+
+class TaskTagRow(Base):
+    __tablename__ = "task_tags"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    # A tag in use cannot vanish from under its tasks.
+    tag_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tags.id", ondelete="RESTRICT"), primary_key=True
+    )
+    # Where the tag stands in the task's list, so tags come back in the order the user gave them.
+    position: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+
+    __table_args__ = (Index("ix_task_tags_tag_id_task_id", "tag_id", "task_id"),)
+
+
+class AttachmentRow(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
+    )
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(255), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    storage_path: Mapped[str] = mapped_column(String(512), nullable=False, unique=True)
+    created_at: Mapped[datetime] = _timestamp()
+
+    __table_args__ = (
+        CheckConstraint("size_bytes >= 0", name="size_not_negative"),
+        Index("ix_attachments_task_id_created_at", "task_id", "created_at"),
+    )
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    event_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    # No foreign keys: the trail outlives the task or attachment it speaks of.
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    attachment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _timestamp()
+
+    __table_args__ = (
+        CheckConstraint(_one_of("event_type", AuditEventType), name="event_type_known"),
+        Index("ix_audit_events_created_at_id", "created_at", "id"),
+        Index("ix_audit_events_task_id_created_at", "task_id", "created_at"),
+        Index("ix_audit_events_user_id_created_at", "user_id", "created_at"),
+        Index("ix_audit_events_event_type_created_at", "event_type", "created_at"),
+    )
+
+
+class ReminderLogRow(Base):
+    __tablename__ = "reminder_logs"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid())
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
+    )
+    reminder_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    sent_at: Mapped[datetime] = _timestamp()
+
+    __table_args__ = (
+        # The whole idempotence of reminders rests on this constraint.
+        UniqueConstraint("task_id", "reminder_type"),
+        CheckConstraint(_one_of("reminder_type", ReminderType), name="reminder_type_known"),
+    )
+
+
+class RefreshTokenRow(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    created_at: Mapped[datetime] = _timestamp()
+
+    __table_args__ = (
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        Index("ix_refresh_tokens_user_id", "user_id"),
+    )

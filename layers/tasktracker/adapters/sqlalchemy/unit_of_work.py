@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from tasktracker.domain.errors import ConflictError, ServiceUnavailableError
+
+from .repositories import (
+    SqlAttachmentRepository,
+    SqlAuditLog,
+    SqlRefreshTokenRepository,
+    SqlReminderRepository,
+    SqlTaskRepository,
+    SqlUserRepository,
+)
+
+
+class SqlAlchemyUnitOfWork:
+    """One database transaction; rolls back unless commit() was called."""
+
+    session: Session
+    users: SqlUserRepository
+    refresh_tokens: SqlRefreshTokenRepository
+    tasks: SqlTaskRepository
+    attachments: SqlAttachmentRepository
+    audit: SqlAuditLog
+    reminders: SqlReminderRepository
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+
+    def __enter__(self) -> Self:
+        self.session = self._sessions()
+        self.users = SqlUserRepository(self.session)
+        self.refresh_tokens = SqlRefreshTokenRepository(self.session)
+        self.tasks = SqlTaskRepository(self.session)
+        self.attachments = SqlAttachmentRepository(self.session)
+        self.audit = SqlAuditLog(self.session)
+        self.reminders = SqlReminderRepository(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        except sa_exc.SQLAlchemyError:
+            pass  # the connection is already gone; the error being raised says more
+        finally:
+            self.session.close()
+        if isinstance(exc, sa_exc.IntegrityError):
+            constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+            if constraint == "uq_users_email_lower":
+                raise ConflictError("An account with this email already exists", code="EMAIL_TAKEN") from exc
+            raise ConflictError("The change conflicts with existing data") from exc
+        if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or (
+            isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+        ):
+            raise ServiceUnavailableError(
+                "The database is unavailable, please retry shortly", code="DB_UNAVAILABLE"
+            ) from exc
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()

@@ -1,0 +1,187 @@
+"""Use cases of the attachments function. The file and its row are written together or not at all."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import BinaryIO
+from uuid import UUID
+
+from tasktracker.domain import rules
+from tasktracker.domain.entities import Attachment, Task, new_id
+from tasktracker.domain.enums import AuditEventType
+from tasktracker.domain.errors import NotFoundError, ValidationError
+
+from . import audit_trail
+from .ports import Clock, FileStorage, PresignedUpload, StoredObject, UnitOfWork, UnitOfWorkFactory
+from .tasks import task_not_found
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Download:
+    attachment: Attachment
+    content: StoredObject
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    attachment_id: UUID
+    upload: PresignedUpload
+
+
+def attachment_not_found() -> NotFoundError:
+    return NotFoundError("Attachment not found", code="ATTACHMENT_NOT_FOUND")
+
+
+def storage_key(task_id: UUID, attachment_id: UUID) -> str:
+    # Never derived from the user's filename: no path tricks reach the bucket.
+    return f"tasks/{task_id}/{attachment_id}"
+
+
+def clean_content_type(content_type: str | None) -> str:
+    value = (content_type or "").split(";")[0].strip().lower()
+    if not value or "/" not in value or len(value) > 255 or any(ch.isspace() for ch in value):
+        return DEFAULT_CONTENT_TYPE
+    return value
+
+
+@dataclass
+class AttachmentUseCases:
+    uow: UnitOfWorkFactory
+    storage: FileStorage
+    clock: Clock
+    max_upload_bytes: int = 25 * 1024 * 1024
+    presigned_upload_ttl_seconds: int = 900
+
+    def upload(
+        self, user_id: UUID, task_id: UUID, *, filename: str | None, content_type: str | None, stream: BinaryIO
+    ) -> Attachment:
+        with self.uow() as uow:
+            self._owned_task(uow, user_id, task_id)
+        attachment_id = new_id()
+        key = storage_key(task_id, attachment_id)
+        content_type = clean_content_type(content_type)
+        size = self.storage.put(key, stream, content_type, self.max_upload_bytes)
+        if size == 0:
+            self.storage.delete(key)
+            raise ValidationError.for_field("file", "The file is empty.")
+        return self._record(user_id, task_id, attachment_id, rules.sanitize_filename(filename), content_type, size, key)
+
+    def list_for_task(self, task_id: UUID) -> list[Attachment]:
+        with self.uow() as uow:
+            if uow.tasks.get(task_id) is None:
+                raise task_not_found()
+            return uow.attachments.list_for_task(task_id)
+
+    def download(self, attachment_id: UUID) -> Download:
+        with self.uow() as uow:
+            attachment = uow.attachments.get(attachment_id)
+        if attachment is None:
+            raise attachment_not_found()
+        return Download(attachment, self.storage.open(attachment.storage_path))
+
+    def delete(self, user_id: UUID, attachment_id: UUID) -> None:
+        with self.uow() as uow:
+            attachment = uow.attachments.get(attachment_id)
+            if attachment is None:
+                raise attachment_not_found()
+            self._owned_task(uow, user_id, attachment.task_id)
+            uow.attachments.delete(attachment)
+            audit_trail.record(
+                uow,
+                AuditEventType.ATTACHMENT_REMOVED,
+                now=self.clock.now(),
+                user_id=user_id,
+                task_id=attachment.task_id,
+                attachment_id=attachment.id,
+                details={"filename": attachment.filename, "size_bytes": attachment.size_bytes},
+            )
+            # The row's removal is pending: if storage refuses, the transaction rolls back and both stay.
+            self.storage.delete(attachment.storage_path)
+            uow.commit()
+
+    def request_upload(self, user_id: UUID, task_id: UUID, *, content_type: str | None) -> UploadTicket:
+        """The serverless path for large files: the client posts straight to S3 with a presigned form."""
+        with self.uow() as uow:
+            self._owned_task(uow, user_id, task_id)
+        attachment_id = new_id()
+        upload = self.storage.presigned_post(
+            storage_key(task_id, attachment_id),
+            clean_content_type(content_type),
+            self.max_upload_bytes,
+            self.presigned_upload_ttl_seconds,
+        )
+        return UploadTicket(attachment_id, upload)
+
+    def confirm_upload(self, user_id: UUID, task_id: UUID, *, attachment_id: UUID, filename: str | None) -> Attachment:
+        with self.uow() as uow:
+            self._owned_task(uow, user_id, task_id)
+            if uow.attachments.get(attachment_id) is not None:
+                raise ValidationError.for_field("attachment_id", "This upload was already confirmed.")
+        key = storage_key(task_id, attachment_id)
+        stored = self.storage.head(key)
+        if stored is None:
+            raise ValidationError.for_field("attachment_id", "No uploaded file was found for this id.")
+        if stored.size_bytes > self.max_upload_bytes or stored.size_bytes == 0:
+            self.storage.delete(key)
+            raise ValidationError.for_field("file", "The uploaded file is empty or larger than allowed.")
+        return self._record(
+            user_id,
+            task_id,
+            attachment_id,
+            rules.sanitize_filename(filename),
+            stored.content_type,
+            stored.size_bytes,
+            key,
+        )
+
+    def _record(
+        self, user_id: UUID, task_id: UUID, attachment_id: UUID, filename: str, content_type: str, size: int, key: str
+    ) -> Attachment:
+        now = self.clock.now()
+        attachment = Attachment(
+            id=attachment_id,
+            task_id=task_id,
+            filename=filename,
+            content_type=content_type,
+            size_bytes=size,
+            storage_path=key,
+            created_at=now,
+        )
+        try:
+            with self.uow() as uow:
+                # Checked again: the task may have been deleted or given away while the bytes travelled.
+                self._owned_task(uow, user_id, task_id, lock=True)
+                uow.attachments.add(attachment)
+                audit_trail.record(
+                    uow,
+                    AuditEventType.ATTACHMENT_ADDED,
+                    now=now,
+                    user_id=user_id,
+                    task_id=task_id,
+                    attachment_id=attachment_id,
+                    details={"filename": filename, "content_type": content_type, "size_bytes": size},
+                )
+                uow.commit()
+        except BaseException:
+            self._discard(key)
+            raise
+        return attachment
+
+    def _discard(self, key: str) -> None:
+        try:
+            self.storage.delete(key)
+        except Exception:
+            logger.exception("could not remove stored object after a failed upload", extra={"storage_key": key})
+
+    @staticmethod
+    def _owned_task(uow: UnitOfWork, user_id: UUID, task_id: UUID, *, lock: bool = False) -> Task:
+        task = uow.tasks.get_for_update(task_id) if lock else uow.tasks.get(task_id)
+        if task is None:
+            raise task_not_found()
+        task.ensure_owned_by(user_id)
+        return task

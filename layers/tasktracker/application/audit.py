@@ -1,0 +1,22 @@
+"""Reading the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tasktracker.domain.entities import AuditEvent
+
+from .ports import AuditQuery, Page, UnitOfWorkFactory
+from .task_queries import check_page, check_range
+
+
+@dataclass
+class AuditUseCases:
+    uow: UnitOfWorkFactory
+
+    def search(self, query: AuditQuery) -> Page[AuditEvent]:
+        """Task, attachment and reminder events are public like tasks; LOGIN and PASSWORD_CHANGED only to their user."""
+        check_page(query.page, query.page_size)
+        check_range("from", query.created_from, "to", query.created_to)
+        with self.uow() as uow:
+            return uow.audit.search(query)

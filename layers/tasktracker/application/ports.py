@@ -1,0 +1,194 @@
+"""The ports the use cases are written against. Adapters implement them; tests pass fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import BinaryIO, Generic, Protocol, Self, TypeVar
+from uuid import UUID
+
+from tasktracker.domain.entities import (
+    Attachment,
+    AuditEvent,
+    RefreshToken,
+    Task,
+    TaskView,
+    User,
+)
+from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    page_size: int
+    total: int
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    search: str | None = None
+    statuses: tuple[TaskStatus, ...] = ()
+    priorities: tuple[TaskPriority, ...] = ()
+    tags: tuple[str, ...] = ()
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+    owner_id: UUID | None = None
+    sort: tuple[SortKey, ...] = ()
+    page: int = 1
+    page_size: int = 20
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    viewer_id: UUID
+    user_id: UUID | None = None
+    task_id: UUID | None = None
+    event_types: tuple[AuditEventType, ...] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    page: int = 1
+    page_size: int = 20
+
+
+@dataclass(frozen=True)
+class DueTask:
+    """A task the reminder pass claimed: its DUE_SOON log row was inserted by this pass."""
+
+    task_id: UUID
+    owner_id: UUID
+    title: str
+    due_date: datetime
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> None: ...
+    def get(self, user_id: UUID) -> User | None: ...
+    def get_by_email(self, email: str) -> User | None: ...
+    def save(self, user: User) -> None: ...
+
+
+class RefreshTokenRepository(Protocol):
+    def add(self, token: RefreshToken) -> None: ...
+    def get_by_hash_for_update(self, token_hash: str) -> RefreshToken | None: ...
+    def revoke(self, token_id: UUID) -> None: ...
+    def revoke_family(self, family_id: UUID) -> int: ...
+    def revoke_all_for_user(self, user_id: UUID) -> int: ...
+
+
+class TaskRepository(Protocol):
+    def add(self, task: Task) -> None: ...
+    def get(self, task_id: UUID) -> Task | None: ...
+    def get_for_update(self, task_id: UUID) -> Task | None: ...
+    def get_view(self, task_id: UUID) -> TaskView | None: ...
+    def save(self, task: Task) -> None: ...
+    def delete(self, task: Task) -> None: ...
+    def search(self, query: TaskQuery) -> Page[TaskView]: ...
+
+
+class AttachmentRepository(Protocol):
+    def add(self, attachment: Attachment) -> None: ...
+    def get(self, attachment_id: UUID) -> Attachment | None: ...
+    def list_for_task(self, task_id: UUID) -> list[Attachment]: ...
+    def delete(self, attachment: Attachment) -> None: ...
+
+
+class AuditLog(Protocol):
+    def add(self, event: AuditEvent) -> None: ...
+    def add_many(self, events: Sequence[AuditEvent]) -> None: ...
+    def search(self, query: AuditQuery) -> Page[AuditEvent]: ...
+
+
+class ReminderRepository(Protocol):
+    def claim_due_soon(
+        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int
+    ) -> list[DueTask]:
+        """Insert DUE_SOON logs for up to `limit` due tasks that have none; return the tasks this call claimed.
+
+        The database's unique constraint decides who claims a task, so concurrent passes never double up.
+        """
+        ...
+
+    def forget(self, task_id: UUID) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without commit() rolls everything back."""
+
+    # Read-only in the protocol, so an adapter may expose its own repository types.
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+    @property
+    def tasks(self) -> TaskRepository: ...
+    @property
+    def attachments(self) -> AttachmentRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def reminders(self) -> ReminderRepository: ...
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, password_hash: str, password: str) -> bool: ...
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class AccessTokenIssuer(Protocol):
+    ttl_seconds: int
+
+    def issue(self, user: User) -> str: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size_bytes: int
+    content_type: str
+    chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    url: str
+    fields: dict[str, str]
+    expires_in: int
+
+
+class FileStorage(Protocol):
+    def put(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
+        """Stream to storage; return the size. Over max_bytes: nothing is kept and PayloadTooLargeError is raised."""
+        ...
+
+    def open(self, key: str) -> StoredObject: ...
+    def delete(self, key: str) -> None: ...
+    def delete_many(self, keys: Sequence[str]) -> None: ...
+    def head(self, key: str) -> StoredObject | None: ...
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload: ...

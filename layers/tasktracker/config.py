@@ -1,0 +1,106 @@
+"""Configuration from the environment, read once per process. Bad or unsafe settings fail at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+
+DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-in-production"
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    database_url: str = ""
+    redis_url: str = ""
+    jwt_secret_key: str = DEVELOPMENT_JWT_SECRET
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    rate_limit_default: str = "100/minute"
+    rate_limit_login: str = "10/minute"
+    rate_limit_enabled: bool = True
+    log_level: str = "INFO"
+    db_pool_size: int = 5
+    s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None
+    s3_bucket: str = "tasktracker-attachments"
+    s3_region: str = "us-east-1"
+    max_upload_bytes: int = 25 * 1024 * 1024
+    presigned_upload_ttl_seconds: int = 900
+    reminder_interval_seconds: int = 300
+    reminder_window_seconds: int = 24 * 3600
+    reminder_batch_size: int = 5000
+    worker_heartbeat_seconds: int = 15
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        settings = cls(
+            environment=os.environ.get("APP_ENV", "development").strip().lower(),
+            database_url=os.environ.get("DATABASE_URL", ""),
+            redis_url=os.environ.get("REDIS_URL", ""),
+            jwt_secret_key=os.environ.get("JWT_SECRET_KEY", DEVELOPMENT_JWT_SECRET),
+            access_token_ttl_seconds=_int("ACCESS_TOKEN_TTL_SECONDS", 900),
+            refresh_token_ttl_seconds=_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
+            rate_limit_default=os.environ.get("RATE_LIMIT_DEFAULT", "100/minute"),
+            rate_limit_login=os.environ.get("RATE_LIMIT_LOGIN", "10/minute"),
+            rate_limit_enabled=_flag("RATE_LIMIT_ENABLED", True),
+            log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+            db_pool_size=_int("DB_POOL_SIZE", 5),
+            s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
+            s3_public_endpoint_url=os.environ.get("S3_PUBLIC_ENDPOINT_URL") or None,
+            s3_bucket=os.environ.get("S3_BUCKET", "tasktracker-attachments"),
+            s3_region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+            max_upload_bytes=_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
+            presigned_upload_ttl_seconds=_int("PRESIGNED_UPLOAD_TTL_SECONDS", 900),
+            reminder_interval_seconds=_int("REMINDER_INTERVAL_SECONDS", 300),
+            reminder_window_seconds=_int("REMINDER_WINDOW_SECONDS", 24 * 3600),
+            reminder_batch_size=_int("REMINDER_BATCH_SIZE", 5000),
+            worker_heartbeat_seconds=_int("WORKER_HEARTBEAT_SECONDS", 15),
+            cors_origins=tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ConfigurationError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.environment!r}")
+        if self.environment == "production":
+            if self.jwt_secret_key == DEVELOPMENT_JWT_SECRET:
+                raise ConfigurationError("JWT_SECRET_KEY must be set to a strong secret outside development")
+            if len(self.jwt_secret_key) < 32:
+                raise ConfigurationError("JWT_SECRET_KEY must be at least 32 characters outside development")
+        if not self.database_url:
+            raise ConfigurationError("DATABASE_URL is not set")
+        if self.rate_limit_enabled and not self.redis_url:
+            raise ConfigurationError(
+                "REDIS_URL is not set (rate limits live in Redis; RATE_LIMIT_ENABLED=false to run without)"
+            )
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_environment()

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    TODO = "TODO"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    BLOCKED = "BLOCKED"
+
+
+class TaskPriority(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {TaskPriority.LOW: 1, TaskPriority.MEDIUM: 2, TaskPriority.HIGH: 3, TaskPriority.CRITICAL: 4}
+
+
+class AuditEventType(StrEnum):
+    TASK_CREATED = "TASK_CREATED"
+    TASK_UPDATED = "TASK_UPDATED"
+    TASK_DELETED = "TASK_DELETED"
+    ATTACHMENT_ADDED = "ATTACHMENT_ADDED"
+    ATTACHMENT_REMOVED = "ATTACHMENT_REMOVED"
+    REMINDER_SENT = "REMINDER_SENT"
+    LOGIN = "LOGIN"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+
+
+# Sign-ins and password changes are personal: only the user they concern may read them.
+PRIVATE_AUDIT_EVENT_TYPES = frozenset({AuditEventType.LOGIN, AuditEventType.PASSWORD_CHANGED})
+
+
+class ReminderType(StrEnum):
+    DUE_SOON = "DUE_SOON"

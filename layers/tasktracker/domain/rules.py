@@ -1,0 +1,102 @@
+"""Validation rules shared by every entry point. Limits live here, once."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime
+
+from .errors import ValidationError
+
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 10_000
+TAG_MAX_LENGTH = 50
+TAGS_MAX_PER_TASK = 20
+EMAIL_MAX_LENGTH = 254
+FULL_NAME_MAX_LENGTH = 200
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+FILENAME_MAX_LENGTH = 255
+
+# Deliberately simple: one @, something on each side, a dot in the domain, no spaces.
+_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    cleaned = email.strip().lower()
+    if not cleaned or len(cleaned) > EMAIL_MAX_LENGTH or not _EMAIL_PATTERN.match(cleaned):
+        raise ValidationError.for_field("email", "Not a valid email address.")
+    return cleaned
+
+
+def validate_password(password: str, field: str = "password") -> str:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise ValidationError.for_field(field, f"Must be at least {PASSWORD_MIN_LENGTH} characters.")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise ValidationError.for_field(field, f"Must be at most {PASSWORD_MAX_LENGTH} characters.")
+    return password
+
+
+def normalize_full_name(full_name: str | None) -> str | None:
+    if full_name is None:
+        return None
+    cleaned = full_name.strip()
+    if len(cleaned) > FULL_NAME_MAX_LENGTH:
+        raise ValidationError.for_field("full_name", f"Must be at most {FULL_NAME_MAX_LENGTH} characters.")
+    return cleaned or None
+
+
+def normalize_title(title: str | None) -> str:
+    cleaned = (title or "").strip()
+    if not cleaned:
+        raise ValidationError.for_field("title", "Title is required.")
+    if len(cleaned) > TITLE_MAX_LENGTH:
+        raise ValidationError.for_field("title", f"Must be at most {TITLE_MAX_LENGTH} characters.")
+    return cleaned
+
+
+def normalize_description(description: str | None) -> str | None:
+    if description is None:
+        return None
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        raise ValidationError.for_field("description", f"Must be at most {DESCRIPTION_MAX_LENGTH} characters.")
+    return description if description.strip() else None
+
+
+def normalize_tag(name: str) -> str:
+    cleaned = " ".join(name.split()).lower()
+    if not cleaned:
+        raise ValidationError.for_field("tags", "Tag names cannot be empty.")
+    if len(cleaned) > TAG_MAX_LENGTH:
+        raise ValidationError.for_field("tags", f"Tag names must be at most {TAG_MAX_LENGTH} characters.")
+    return cleaned
+
+
+def normalize_tags(names: Iterable[str] | None) -> list[str]:
+    """Trimmed, lower-cased, de-duplicated, in first-seen order."""
+    unique: dict[str, None] = {}
+    for name in names or ():
+        unique.setdefault(normalize_tag(name), None)
+    if len(unique) > TAGS_MAX_PER_TASK:
+        raise ValidationError.for_field("tags", f"At most {TAGS_MAX_PER_TASK} tags per task.")
+    return list(unique)
+
+
+def validate_due_date(due_date: datetime | None) -> datetime | None:
+    if due_date is not None and (due_date.tzinfo is None or due_date.utcoffset() is None):
+        raise ValidationError.for_field("due_date", "Must include a timezone, e.g. 2025-12-31T10:00:00Z.")
+    return due_date
+
+
+def sanitize_filename(filename: str | None) -> str:
+    """A display name only: storage keys never derive from it."""
+    name = (filename or "").replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    if len(name) > FILENAME_MAX_LENGTH:
+        stem, dot, extension = name.rpartition(".")
+        if dot and len(extension) < 16:
+            name = stem[: FILENAME_MAX_LENGTH - len(extension) - 1] + "." + extension
+        else:
+            name = name[:FILENAME_MAX_LENGTH]
+    return name or "file"

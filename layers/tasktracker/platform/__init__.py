@@ -1,0 +1,1 @@
+"""The thin web platform every function shares: app factory, errors, auth, logging, metrics, rate limits."""

@@ -1,0 +1,109 @@
+"""Builds a function: a Flask + flask-smorest app around some blueprints, with everything they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from uuid import UUID
+
+from flask import Flask, Response, send_from_directory
+from flask_smorest import Blueprint
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tasktracker.config import Settings
+
+from . import correlation
+from .errors import register_error_handlers
+from .logs import configure_logging
+from .metrics import FunctionMetrics
+from .rate_limits import configure_rate_limits, limiter
+from .security import configure_jwt
+from .smorest import FunctionApi
+
+API_PREFIX = "/api/v1"
+
+
+def _swagger_ui_assets() -> Path:
+    import swagger_ui_bundle
+
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def create_function_app(
+    name: str,
+    *,
+    title: str,
+    description: str,
+    blueprints: Sequence[Blueprint],
+    settings: Settings,
+    is_active_user: Callable[[UUID], bool],
+    docs_prefix: str | None = None,
+) -> Flask:
+    """`name` is the function (auth, tasks, ...); its documents live under /api/v1/<docs_prefix or name>."""
+    configure_logging(settings.log_level)
+    app = Flask(f"tasktracker.functions.{name}")
+    docs_root = f"{API_PREFIX}/{docs_prefix or name}"
+    app.config.update(
+        FUNCTION_NAME=name,
+        API_TITLE=title,
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=docs_root,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"{docs_root}/docs/assets/",
+        API_SPEC_OPTIONS={
+            "info": {"description": description},
+            "servers": [{"url": "/"}],
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+        },
+        MAX_CONTENT_LENGTH=None,
+        JSON_SORT_KEYS=False,
+        SETTINGS=settings,
+    )
+    # The router is the one proxy in front of every function: trust exactly its X-Forwarded-* headers.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    correlation.install(app)
+    register_error_handlers(app)
+    configure_jwt(app, settings.jwt_secret_key, settings.access_token_ttl_seconds, is_active_user)
+    configure_rate_limits(
+        app,
+        storage_uri=settings.redis_url,
+        default_limit=settings.rate_limit_default,
+        login_limit=settings.rate_limit_login,
+        enabled=settings.rate_limit_enabled,
+    )
+    FunctionMetrics(app)
+
+    api = FunctionApi(app)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+
+    assets = _swagger_ui_assets()
+
+    @app.get(f"{docs_root}/docs/assets/<path:filename>")
+    @limiter.exempt
+    def swagger_ui_asset(filename: str) -> Response:
+        # Served from the swagger-ui-bundle package: the docs work with no network access.
+        return send_from_directory(assets, filename, max_age=3600)
+
+    @app.get("/health/live")
+    @limiter.exempt
+    def live() -> dict[str, str]:
+        return {"status": "ok", "function": name}
+
+    # Scrapes and health checks must never be rate-limited away.
+    limiter.exempt(app.view_functions["prometheus_metrics"])
+    app.extensions["tasktracker_api"] = api
+    return app
+
+
+def lambda_handler(app: Flask) -> Callable[[dict[str, object], object], dict[str, object]]:
+    """API Gateway HTTP API (payload 2.0) events in, responses out, through apig-wsgi."""
+    from apig_wsgi import make_lambda_handler
+
+    handler: Callable[[dict[str, object], object], dict[str, object]] = make_lambda_handler(app, binary_support=True)
+    return handler

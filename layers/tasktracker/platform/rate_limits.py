@@ -1,0 +1,77 @@
+"""Rate limits in Redis with flask-limiter: per user when signed in, per client address otherwise."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_limiter import Limiter
+from jwt import PyJWTError
+
+
+def client_address() -> str:
+    # ProxyFix has already replaced remote_addr with what the router saw (exactly one trusted hop).
+    return request.remote_addr or "unknown"
+
+
+def _token_subject() -> str | None:
+    if "rate_limit_subject" not in g:
+        subject = None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token:
+            try:
+                # Signature and expiry are checked; a forged token counts against the address, not a user.
+                subject = str(decode_token(token.strip())["sub"])
+            except (PyJWTError, JWTExtendedException, KeyError):
+                subject = None
+        g.rate_limit_subject = subject
+    cached: str | None = g.rate_limit_subject
+    return cached
+
+
+def rate_limit_key() -> str:
+    subject = _token_subject()
+    return f"user:{subject}:rate" if subject else f"ip:{client_address()}:rate"
+
+
+def login_rate_limit_key() -> str:
+    return f"ip:{client_address()}:login"
+
+
+def _default_limit() -> str:
+    limit: str = current_app.config["RATE_LIMIT_DEFAULT"]
+    return limit
+
+
+def _login_limit() -> str:
+    limit: str = current_app.config["RATE_LIMIT_LOGIN"]
+    return limit
+
+
+# One limiter per process, shared by the functions that run in it; its limits read each app's config.
+limiter = Limiter(
+    key_func=rate_limit_key,
+    default_limits=[_default_limit],
+    headers_enabled=True,
+    strategy="moving-window",
+    # If Redis is down, limits fall back to per-process memory rather than failing every request.
+    swallow_errors=True,
+    in_memory_fallback_enabled=True,
+    key_prefix="tasktracker",
+)
+
+# For the sign-in and sign-up endpoints: stricter, and always by address so one attacker cannot spread
+# guesses across accounts.
+login_limit = limiter.limit(_login_limit, key_func=login_rate_limit_key)
+
+
+def configure_rate_limits(app: Flask, *, storage_uri: str, default_limit: str, login_limit: str, enabled: bool) -> None:
+    app.config.update(
+        RATE_LIMIT_DEFAULT=default_limit,
+        RATE_LIMIT_LOGIN=login_limit,
+        RATELIMIT_ENABLED=enabled,
+        RATELIMIT_STORAGE_URI=storage_uri if enabled else "memory://",
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 1, "socket_timeout": 1},
+    )
+    limiter.init_app(app)

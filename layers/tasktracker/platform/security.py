@@ -1,0 +1,89 @@
+"""JWT access tokens with flask-jwt-extended; every error is answered in the spec's format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+from uuid import UUID
+
+from flask import Flask, Response, g
+from flask_jwt_extended import JWTManager, create_access_token, get_jwt_identity, verify_jwt_in_request
+
+from tasktracker.application import context
+from tasktracker.domain.entities import User
+
+from .errors import error_response
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+class FlaskJwtAccessTokenIssuer:
+    def __init__(self, ttl_seconds: int):
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, user: User) -> str:
+        token: str = create_access_token(identity=str(user.id), expires_delta=timedelta(seconds=self.ttl_seconds))
+        return token
+
+
+def _unauthorized(code: str, message: str) -> Response:
+    return error_response(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="tasktracker"'})
+
+
+def configure_jwt(app: Flask, secret_key: str, ttl_seconds: int, is_active_user: Callable[[UUID], bool]) -> None:
+    app.config.update(
+        JWT_SECRET_KEY=secret_key,
+        JWT_ALGORITHM="HS256",
+        # Only HS256 is accepted on the way in: no "none", no algorithm confusion.
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=ttl_seconds),
+        JWT_ERROR_MESSAGE_KEY="message",
+    )
+    jwt = JWTManager(app)
+
+    @jwt.unauthorized_loader
+    def missing_token(reason: str) -> Response:
+        return _unauthorized("AUTHENTICATION_REQUIRED", "A bearer access token is required")
+
+    @jwt.invalid_token_loader
+    def invalid_token(reason: str) -> Response:
+        return _unauthorized("INVALID_TOKEN", "The access token is not valid")
+
+    @jwt.expired_token_loader
+    def expired_token(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return _unauthorized("TOKEN_EXPIRED", "The access token has expired")
+
+    @jwt.user_lookup_loader
+    def load_user(header: dict[str, Any], payload: dict[str, Any]) -> UUID | None:
+        try:
+            user_id = UUID(str(payload["sub"]))
+        except (KeyError, ValueError):
+            return None
+        return user_id if is_active_user(user_id) else None
+
+    @jwt.user_lookup_error_loader
+    def unknown_user(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return _unauthorized("ACCOUNT_DISABLED", "This account no longer exists or is deactivated")
+
+
+def login_required(view: F) -> F:
+    """A valid access token of an existing, active user; its id is then current_user_id()."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        verify_jwt_in_request()
+        g.current_user_id = UUID(str(get_jwt_identity()))
+        context.set_user_id(str(g.current_user_id))
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def current_user_id() -> UUID:
+    user_id: UUID = g.current_user_id
+    return user_id

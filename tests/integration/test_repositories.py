@@ -1,0 +1,155 @@
+"""Repositories and the unit of work against real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tasktracker.application.ports import AuditQuery, SortKey, TaskQuery, UnitOfWorkFactory
+from tasktracker.domain.entities import AuditEvent, RefreshToken, Task, User, new_id
+from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus
+from tasktracker.domain.errors import ConflictError
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def make_user(uow: UnitOfWorkFactory, email: str) -> User:
+    user = User(new_id(), email, "hash", None, True, NOW, NOW)
+    with uow() as tx:
+        tx.users.add(user)
+        tx.commit()
+    return user
+
+
+def make_task(uow: UnitOfWorkFactory, owner: User, title: str, **fields: object) -> Task:
+    task = Task.create(owner_id=owner.id, title=title, now=fields.pop("now", NOW), **fields)  # type: ignore[arg-type]
+    with uow() as tx:
+        tx.tasks.add(task)
+        tx.commit()
+    return task
+
+
+def test_users_are_found_by_email_in_any_case_and_emails_are_unique(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    with uow() as tx:
+        found = tx.users.get_by_email("ADA@example.com")
+    assert found is not None and found.id == ada.id
+    with pytest.raises(ConflictError) as raised:
+        make_user(uow, "ada@example.com")
+    assert raised.value.code == "EMAIL_TAKEN"
+
+
+def test_without_commit_nothing_is_kept(uow: UnitOfWorkFactory) -> None:
+    user = User(new_id(), "ghost@example.com", "hash", None, True, NOW, NOW)
+    with uow() as tx:
+        tx.users.add(user)
+    with uow() as tx:
+        assert tx.users.get(user.id) is None
+
+
+def test_tasks_keep_their_tags_in_order_and_tags_are_shared(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    first = make_task(uow, ada, "Ship it", tags=["Urgent", "backend"])
+    second = make_task(uow, ada, "Test it", tags=["backend"])
+    with uow() as tx:
+        assert tx.tasks.get(first.id).tags == ["urgent", "backend"]  # type: ignore[union-attr]
+        view = tx.tasks.get_view(second.id)
+    assert view is not None and view.owner_email == "ada@example.com" and view.task.tags == ["backend"]
+
+
+def test_saving_a_task_replaces_its_fields_and_tags(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    task = make_task(uow, ada, "Draft", tags=["a", "b"])
+    with uow() as tx:
+        loaded = tx.tasks.get_for_update(task.id)
+        assert loaded is not None
+        diff = loaded.apply_changes({"title": "Final", "tags": ["b", "c"], "status": TaskStatus.DONE}, NOW)
+        tx.tasks.save(loaded)
+        tx.commit()
+    assert set(diff) == {"title", "tags", "status"}
+    with uow() as tx:
+        saved = tx.tasks.get(task.id)
+    assert saved is not None and (saved.title, saved.tags, saved.status) == ("Final", ["b", "c"], TaskStatus.DONE)
+
+
+def test_search_filters_sorts_and_pages(uow: UnitOfWorkFactory) -> None:
+    ada, bob = make_user(uow, "ada@example.com"), make_user(uow, "bob@example.com")
+    make_task(uow, ada, "Write the Report", priority=TaskPriority.LOW, due_date=NOW + timedelta(days=3), tags=["docs"])
+    make_task(
+        uow,
+        ada,
+        "Fix login bug",
+        description="report from users",
+        priority=TaskPriority.CRITICAL,
+        due_date=NOW + timedelta(days=1),
+        tags=["backend"],
+    )
+    make_task(uow, bob, "Plan sprint", status=TaskStatus.DONE, priority=TaskPriority.HIGH)
+    make_task(uow, bob, "100% done_ish", priority=TaskPriority.MEDIUM)
+
+    def titles(**query: object) -> list[str]:
+        with uow() as tx:
+            return [view.task.title for view in tx.tasks.search(TaskQuery(**query)).items]  # type: ignore[arg-type]
+
+    assert sorted(titles(search="REPORT")) == ["Fix login bug", "Write the Report"]
+    assert titles(search="100%") == ["100% done_ish"]
+    assert titles(search="_") == ["100% done_ish"]
+    assert titles(statuses=(TaskStatus.DONE,)) == ["Plan sprint"]
+    assert titles(tags=("backend", "docs"), sort=(SortKey("due_date", False),)) == ["Fix login bug", "Write the Report"]
+    assert titles(owner_id=bob.id, sort=(SortKey("title", False),)) == ["100% done_ish", "Plan sprint"]
+    assert titles(sort=(SortKey("priority", True),)) == [
+        "Fix login bug",
+        "Plan sprint",
+        "100% done_ish",
+        "Write the Report",
+    ]
+    assert titles(due_from=NOW + timedelta(days=2)) == ["Write the Report"]
+    with uow() as tx:
+        page = tx.tasks.search(TaskQuery(page=2, page_size=3, sort=(SortKey("title", False),)))
+    assert page.total == 4 and [view.task.title for view in page.items] == ["Write the Report"]
+    assert all(view.owner_email for view in page.items)
+
+
+def test_refresh_tokens_revoke_by_family_and_user(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    family = new_id()
+    tokens = [
+        RefreshToken(new_id(), ada.id, family, f"hash-{n}", NOW + timedelta(days=1), False, NOW) for n in range(3)
+    ]
+    with uow() as tx:
+        for token in tokens:
+            tx.refresh_tokens.add(token)
+        tx.commit()
+    with uow() as tx:
+        assert tx.refresh_tokens.revoke_family(family) == 3
+        tx.commit()
+    with uow() as tx:
+        found = tx.refresh_tokens.get_by_hash_for_update("hash-1")
+    assert found is not None and found.revoked
+
+
+def test_private_audit_events_are_only_visible_to_their_user(uow: UnitOfWorkFactory) -> None:
+    ada, bob = make_user(uow, "ada@example.com"), make_user(uow, "bob@example.com")
+    with uow() as tx:
+        tx.audit.add(AuditEvent.record(AuditEventType.LOGIN, now=NOW, user_id=ada.id))
+        tx.audit.add(AuditEvent.record(AuditEventType.TASK_CREATED, now=NOW, user_id=ada.id, task_id=new_id()))
+        tx.commit()
+    with uow() as tx:
+        seen_by_bob = tx.audit.search(AuditQuery(viewer_id=bob.id))
+        seen_by_ada = tx.audit.search(AuditQuery(viewer_id=ada.id))
+    assert [event.event_type for event in seen_by_bob.items] == [AuditEventType.TASK_CREATED]
+    assert seen_by_ada.total == 2
+
+
+def test_reminder_claims_are_unique_per_task(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    due = make_task(uow, ada, "Due soon", due_date=NOW + timedelta(hours=2))
+    make_task(uow, ada, "Done already", status=TaskStatus.DONE, due_date=NOW + timedelta(hours=2))
+    make_task(uow, ada, "Later", due_date=NOW + timedelta(days=3))
+    with uow() as tx:
+        claimed = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100)
+        tx.commit()
+    assert [item.task_id for item in claimed] == [due.id]
+    with uow() as tx:
+        assert tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100) == []

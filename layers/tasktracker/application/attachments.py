@@ -10,7 +10,7 @@ from uuid import UUID
 from tasktracker.domain import rules
 from tasktracker.domain.entities import Attachment, Task, new_id
 from tasktracker.domain.enums import AuditEventType
-from tasktracker.domain.errors import NotFoundError, ValidationError
+from tasktracker.domain.errors import ConflictError, NotFoundError, ValidationError
 
 from . import audit_trail
 from .ports import Clock, FileStorage, PresignedUpload, StoredObject, UnitOfWork, UnitOfWorkFactory
@@ -134,7 +134,7 @@ class AttachmentUseCases:
             task_id,
             attachment_id,
             rules.sanitize_filename(filename),
-            stored.content_type,
+            clean_content_type(stored.content_type),
             stored.size_bytes,
             key,
         )
@@ -167,6 +167,9 @@ class AttachmentUseCases:
                     details={"filename": filename, "content_type": content_type, "size_bytes": size},
                 )
                 uow.commit()
+        except ConflictError:
+            # Another confirmation of the same upload won the race: the object is its file now, keep it.
+            raise ValidationError.for_field("attachment_id", "This upload was already confirmed.") from None
         except BaseException:
             self._discard(key)
             raise

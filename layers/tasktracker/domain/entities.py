@@ -73,8 +73,8 @@ class Task:
             owner_id=owner_id,
             title=rules.normalize_title(title),
             description=rules.normalize_description(description),
-            status=TaskStatus(status),
-            priority=TaskPriority(priority),
+            status=rules.parse_status(status),
+            priority=rules.parse_priority(priority),
             due_date=rules.validate_due_date(due_date),
             tags=rules.normalize_tags(tags),
             created_at=now,
@@ -98,9 +98,9 @@ class Task:
             elif name == "description":
                 normalized[name] = rules.normalize_description(value)
             elif name == "status":
-                normalized[name] = TaskStatus(value)
+                normalized[name] = rules.parse_status(value)
             elif name == "priority":
-                normalized[name] = TaskPriority(value)
+                normalized[name] = rules.parse_priority(value)
             elif name == "due_date":
                 normalized[name] = rules.validate_due_date(value)
             elif name == "tags":
@@ -126,7 +126,10 @@ class Task:
             "due_date": None,
             "tags": [],
         }
-        return {name: values.get(name, defaults.get(name)) for name in TASK_WRITABLE_FIELDS}
+        # An explicit null means "the default" for fields that cannot be empty.
+        return {
+            name: values[name] if values.get(name) is not None else defaults.get(name) for name in TASK_WRITABLE_FIELDS
+        }
 
 
 @dataclass

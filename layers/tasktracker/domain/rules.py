@@ -6,7 +6,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
 
+from .enums import TaskPriority, TaskStatus
 from .errors import ValidationError
 
 TITLE_MAX_LENGTH = 200
@@ -18,6 +21,8 @@ FULL_NAME_MAX_LENGTH = 200
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 FILENAME_MAX_LENGTH = 255
+
+Choice = TypeVar("Choice", bound=StrEnum)
 
 # Deliberately simple: one @, something on each side, a dot in the domain, no spaces.
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -87,6 +92,24 @@ def validate_due_date(due_date: datetime | None) -> datetime | None:
     if due_date is not None and (due_date.tzinfo is None or due_date.utcoffset() is None):
         raise ValidationError.for_field("due_date", "Must include a timezone, e.g. 2025-12-31T10:00:00Z.")
     return due_date
+
+
+def parse_status(value: object) -> TaskStatus:
+    return _parse_choice("status", value, TaskStatus)
+
+
+def parse_priority(value: object) -> TaskPriority:
+    return _parse_choice("priority", value, TaskPriority)
+
+
+def _parse_choice(field: str, value: object, choices: type[Choice]) -> Choice:
+    if isinstance(value, str):
+        try:
+            return choices(value.strip().upper())
+        except ValueError:
+            pass
+    allowed = ", ".join(member.value for member in choices)
+    raise ValidationError.for_field(field, f"Must be one of: {allowed}.")
 
 
 def sanitize_filename(filename: str | None) -> str:

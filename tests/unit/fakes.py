@@ -1,0 +1,520 @@
+"""In-memory fakes of the ports in tasktracker.application.ports, in the style of cosmicpython.
+
+The unit of work is transactional like the SQLAlchemy one: each `with uow:` block works on a private copy
+of the committed state, commit() makes that copy the committed state, and leaving the block throws away
+whatever was not committed. Repositories hand out copies, so only add()/save()/delete() change anything,
+as with the SQL repositories, which map rows to entities explicitly.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, BinaryIO, Self, TypeVar
+from uuid import UUID
+
+from tasktracker.application.ports import (
+    AuditQuery,
+    DueTask,
+    Page,
+    PresignedUpload,
+    StoredObject,
+    TaskQuery,
+)
+from tasktracker.domain.entities import (
+    Attachment,
+    AuditEvent,
+    RefreshToken,
+    ReminderLog,
+    Task,
+    TaskView,
+    User,
+    new_id,
+)
+from tasktracker.domain.enums import (
+    PRIVATE_AUDIT_EVENT_TYPES,
+    AuditEventType,
+    ReminderType,
+    TaskPriority,
+    TaskStatus,
+)
+from tasktracker.domain.errors import ConflictError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError
+
+T = TypeVar("T")
+
+# A fixed "now" and a valid password shared by the fixtures and the tests.
+NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+# The signatures of the factory fixtures in conftest.py.
+AddUser = Callable[..., User]
+AddTask = Callable[..., Task]
+AddAttachment = Callable[..., Attachment]
+
+
+def _copy(value: T) -> T:
+    return copy.deepcopy(value)
+
+
+@dataclass
+class FakeState:
+    """Every table the ports touch. Dataclass equality lets a test compare whole snapshots."""
+
+    users: dict[UUID, User] = field(default_factory=dict)
+    refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
+    tasks: dict[UUID, Task] = field(default_factory=dict)
+    attachments: dict[UUID, Attachment] = field(default_factory=dict)
+    audit_events: list[AuditEvent] = field(default_factory=list)
+    reminder_logs: dict[tuple[UUID, ReminderType], ReminderLog] = field(default_factory=dict)
+
+
+StateProvider = Callable[[], FakeState]
+
+
+class FakeUserRepository:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def add(self, user: User) -> None:
+        users = self._state().users
+        # The primary key and uq_users_email_lower refuse these; the SQL unit of work maps that to ConflictError.
+        if user.id in users or self.get_by_email(user.email) is not None:
+            raise ConflictError("An account with this email already exists", code="EMAIL_TAKEN")
+        users[user.id] = _copy(user)
+
+    def get(self, user_id: UUID) -> User | None:
+        return _copy(self._state().users.get(user_id))
+
+    def get_by_email(self, email: str) -> User | None:
+        wanted = email.lower()
+        return _copy(next((user for user in self._state().users.values() if user.email.lower() == wanted), None))
+
+    def save(self, user: User) -> None:
+        users = self._state().users
+        if user.id in users:
+            users[user.id] = _copy(user)
+
+
+class FakeRefreshTokenRepository:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def add(self, token: RefreshToken) -> None:
+        tokens = self._state().refresh_tokens
+        if token.id in tokens or any(other.token_hash == token.token_hash for other in tokens.values()):
+            raise ConflictError("duplicate refresh token")
+        tokens[token.id] = _copy(token)
+
+    def get_by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
+        tokens = self._state().refresh_tokens.values()
+        return _copy(next((token for token in tokens if token.token_hash == token_hash), None))
+
+    def revoke(self, token_id: UUID) -> None:
+        self._revoke_where(lambda token: token.id == token_id)
+
+    def revoke_family(self, family_id: UUID) -> int:
+        return self._revoke_where(lambda token: token.family_id == family_id)
+
+    def revoke_all_for_user(self, user_id: UUID) -> int:
+        return self._revoke_where(lambda token: token.user_id == user_id)
+
+    def _revoke_where(self, condition: Callable[[RefreshToken], bool]) -> int:
+        tokens = self._state().refresh_tokens
+        # Like `UPDATE ... WHERE ... AND NOT revoked`: the count is of tokens this call revoked.
+        targets = [token for token in tokens.values() if condition(token) and not token.revoked]
+        for token in targets:
+            tokens[token.id] = token.revoked_copy()
+        return len(targets)
+
+
+_TASK_SORT_VALUES: dict[str, Callable[[Task], Any]] = {
+    "title": lambda task: task.title.lower(),
+    "status": lambda task: list(TaskStatus).index(task.status),
+    "priority": lambda task: TaskPriority(task.priority).rank,
+    "due_date": lambda task: task.due_date,
+    "created_at": lambda task: task.created_at,
+    "updated_at": lambda task: task.updated_at,
+}
+
+
+def _sorted_nulls_last(tasks: list[Task], value: Callable[[Task], Any], descending: bool) -> list[Task]:
+    present = [task for task in tasks if value(task) is not None]
+    missing = [task for task in tasks if value(task) is None]
+    # sorted() is stable even with reverse=True, so earlier sort passes survive as tie-breakers.
+    return sorted(present, key=value, reverse=descending) + missing
+
+
+def _task_matches(task: Task, query: TaskQuery) -> bool:
+    term = (query.search or "").strip().lower()
+    text = f"{task.title}\n{task.description or ''}".lower()
+    return (
+        (not term or term in text)
+        and (not query.statuses or task.status in query.statuses)
+        and (not query.priorities or task.priority in query.priorities)
+        and (not query.tags or any(tag in query.tags for tag in task.tags))
+        and (query.due_from is None or (task.due_date is not None and task.due_date >= query.due_from))
+        and (query.due_to is None or (task.due_date is not None and task.due_date <= query.due_to))
+        and (query.owner_id is None or task.owner_id == query.owner_id)
+    )
+
+
+class FakeTaskRepository:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def add(self, task: Task) -> None:
+        state = self._state()
+        if task.id in state.tasks or task.owner_id not in state.users:
+            raise ConflictError("The change conflicts with existing data")
+        state.tasks[task.id] = _copy(task)
+
+    def get(self, task_id: UUID) -> Task | None:
+        return _copy(self._state().tasks.get(task_id))
+
+    def get_for_update(self, task_id: UUID) -> Task | None:
+        return self.get(task_id)
+
+    def get_view(self, task_id: UUID) -> TaskView | None:
+        task = self._state().tasks.get(task_id)
+        return self._view(task) if task is not None else None
+
+    def save(self, task: Task) -> None:
+        tasks = self._state().tasks
+        if task.id in tasks:
+            tasks[task.id] = _copy(task)
+
+    def delete(self, task: Task) -> None:
+        state = self._state()
+        state.tasks.pop(task.id, None)
+        # ON DELETE CASCADE of attachments.task_id and reminder_logs.task_id.
+        state.attachments = {key: row for key, row in state.attachments.items() if row.task_id != task.id}
+        state.reminder_logs = {key: log for key, log in state.reminder_logs.items() if log.task_id != task.id}
+
+    def search(self, query: TaskQuery) -> Page[TaskView]:
+        matching = [task for task in self._state().tasks.values() if _task_matches(task, query)]
+        matching.sort(key=lambda task: (task.created_at, task.id), reverse=True)
+        # Applied last key first, so that the first sort key wins and earlier passes break its ties.
+        for key in reversed(query.sort):
+            matching = _sorted_nulls_last(matching, _TASK_SORT_VALUES[key.field], key.descending)
+        start = (query.page - 1) * query.page_size
+        items = [self._view(task) for task in matching[start : start + query.page_size]]
+        return Page(items=items, page=query.page, page_size=query.page_size, total=len(matching))
+
+    def _view(self, task: Task) -> TaskView:
+        owner = self._state().users.get(task.owner_id)
+        return TaskView(task=_copy(task), owner_email=owner.email if owner else None)
+
+
+class FakeAttachmentRepository:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def add(self, attachment: Attachment) -> None:
+        state = self._state()
+        # The primary key, the unique storage_path and the foreign key to tasks.
+        if (
+            attachment.id in state.attachments
+            or any(row.storage_path == attachment.storage_path for row in state.attachments.values())
+            or attachment.task_id not in state.tasks
+        ):
+            raise ConflictError("The change conflicts with existing data")
+        state.attachments[attachment.id] = _copy(attachment)
+
+    def get(self, attachment_id: UUID) -> Attachment | None:
+        return _copy(self._state().attachments.get(attachment_id))
+
+    def list_for_task(self, task_id: UUID) -> list[Attachment]:
+        rows = [row for row in self._state().attachments.values() if row.task_id == task_id]
+        return _copy(sorted(rows, key=lambda row: (row.created_at, row.id)))
+
+    def delete(self, attachment: Attachment) -> None:
+        self._state().attachments.pop(attachment.id, None)
+
+
+class FakeAuditLog:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def add(self, event: AuditEvent) -> None:
+        self._state().audit_events.append(_copy(event))
+
+    def add_many(self, events: Sequence[AuditEvent]) -> None:
+        self._state().audit_events.extend(_copy(list(events)))
+
+    def search(self, query: AuditQuery) -> Page[AuditEvent]:
+        def visible(event: AuditEvent) -> bool:
+            return (
+                (event.event_type not in PRIVATE_AUDIT_EVENT_TYPES or event.user_id == query.viewer_id)
+                and (query.user_id is None or event.user_id == query.user_id)
+                and (query.task_id is None or event.task_id == query.task_id)
+                and (not query.event_types or event.event_type in query.event_types)
+                and (query.created_from is None or event.created_at >= query.created_from)
+                and (query.created_to is None or event.created_at <= query.created_to)
+            )
+
+        matching = sorted(
+            (event for event in self._state().audit_events if visible(event)),
+            key=lambda event: (event.created_at, event.id),
+            reverse=True,
+        )
+        start = (query.page - 1) * query.page_size
+        items = _copy(matching[start : start + query.page_size])
+        return Page(items=items, page=query.page, page_size=query.page_size, total=len(matching))
+
+
+class FakeReminderRepository:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def claim_due_soon(
+        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int
+    ) -> list[DueTask]:
+        state = self._state()
+        due = [
+            DueTask(task_id=task.id, owner_id=task.owner_id, title=task.title, due_date=task.due_date)
+            for task in state.tasks.values()
+            if task.status != TaskStatus.DONE
+            and task.due_date is not None
+            and window_start <= task.due_date <= window_end
+            and (task.id, ReminderType.DUE_SOON) not in state.reminder_logs
+        ]
+        due.sort(key=lambda item: (item.due_date, item.task_id))
+        claimed = due[: max(limit, 0)]
+        for item in claimed:
+            self._insert_log(ReminderLog(new_id(), item.task_id, ReminderType.DUE_SOON, sent_at))
+        return claimed
+
+    def forget(self, task_id: UUID) -> None:
+        self._state().reminder_logs.pop((task_id, ReminderType.DUE_SOON), None)
+
+    def _insert_log(self, log: ReminderLog) -> None:
+        logs = self._state().reminder_logs
+        key = (log.task_id, log.reminder_type)
+        # The unique constraint on (task_id, reminder_type): the one thing that makes reminders idempotent.
+        if key in logs:
+            raise ConflictError(f"a {log.reminder_type} reminder was already logged for task {log.task_id}")
+        logs[key] = log
+
+
+Seedable = User | RefreshToken | Task | Attachment | AuditEvent | ReminderLog
+
+
+class FakeUnitOfWork:
+    """A transactional in-memory unit of work, and its own factory.
+
+    `committed` turns true at the first commit(); `commits` counts them. Set `commit_error` to make every
+    commit() fail with it, as a database that goes away mid-request would.
+    """
+
+    def __init__(self) -> None:
+        self.committed_state = FakeState()
+        self.committed = False
+        self.commits = 0
+        self.transactions = 0
+        self.commit_error: BaseException | None = None
+        self._working: FakeState | None = None
+        self.users = FakeUserRepository(self._working_state)
+        self.refresh_tokens = FakeRefreshTokenRepository(self._working_state)
+        self.tasks = FakeTaskRepository(self._working_state)
+        self.attachments = FakeAttachmentRepository(self._working_state)
+        self.audit = FakeAuditLog(self._working_state)
+        self.reminders = FakeReminderRepository(self._working_state)
+
+    def __call__(self) -> Self:
+        # Use cases take a factory; handing out this one object lets tests see every transaction's outcome.
+        return self
+
+    def __enter__(self) -> Self:
+        if self._working is not None:
+            raise RuntimeError("FakeUnitOfWork does not nest transactions")
+        self._working = _copy(self.committed_state)
+        self.transactions += 1
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Whatever was not committed is dropped, like the session rollback of the SQL unit of work.
+        self._working = None
+
+    def commit(self) -> None:
+        working = self._working_state()
+        if self.commit_error is not None:
+            raise self.commit_error
+        self.committed_state = _copy(working)
+        self.committed = True
+        self.commits += 1
+
+    def rollback(self) -> None:
+        if self._working is not None:
+            self._working = _copy(self.committed_state)
+
+    def seed(self, *entities: Seedable) -> None:
+        """Arrange data straight into the committed state: arranging a test is not a commit to assert on."""
+        if self._working is not None:
+            raise RuntimeError("seed outside of a transaction")
+        state = self.committed_state
+        for entity in _copy(entities):
+            match entity:
+                case User():
+                    state.users[entity.id] = entity
+                case RefreshToken():
+                    state.refresh_tokens[entity.id] = entity
+                case Task():
+                    state.tasks[entity.id] = entity
+                case Attachment():
+                    state.attachments[entity.id] = entity
+                case AuditEvent():
+                    state.audit_events.append(entity)
+                case ReminderLog():
+                    state.reminder_logs[(entity.task_id, entity.reminder_type)] = entity
+
+    def events(self, event_type: AuditEventType | None = None) -> list[AuditEvent]:
+        """Committed audit events, of one type when given."""
+        return [
+            event for event in self.committed_state.audit_events if event_type is None or event.event_type == event_type
+        ]
+
+    def _working_state(self) -> FakeState:
+        if self._working is None:
+            raise RuntimeError("repositories are only usable inside `with uow:`")
+        return self._working
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> datetime:
+        self._now += timedelta(**delta)
+        return self._now
+
+
+class FakePasswordHasher:
+    """Readable hashes, "fake$<version>$<password>"; a hash of an older version needs rehashing."""
+
+    current_version = "v2"
+
+    def __init__(self) -> None:
+        self.verify_calls = 0
+
+    def hash(self, password: str) -> str:
+        return f"fake${self.current_version}${password}"
+
+    def legacy_hash(self, password: str) -> str:
+        return f"fake$v1${password}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verify_calls += 1
+        scheme, _, rest = password_hash.partition("$")
+        _version, _, hashed = rest.partition("$")
+        return scheme == "fake" and hashed == password
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"fake${self.current_version}$")
+
+
+class FakeAccessTokenIssuer:
+    def __init__(self, ttl_seconds: int = 900) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.issued_to: list[UUID] = []
+
+    def issue(self, user: User) -> str:
+        self.issued_to.append(user.id)
+        return f"access-{len(self.issued_to)}-{user.id}"
+
+
+@dataclass(frozen=True)
+class Blob:
+    data: bytes
+    content_type: str
+
+
+STORAGE_OPERATIONS = frozenset({"put", "open", "delete", "delete_many", "head", "presigned_post"})
+
+
+class FakeFileStorage:
+    """A bucket in a dict. fail() makes operations raise ServiceUnavailableError, as an unreachable S3 would."""
+
+    chunk_size = 4
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Blob] = {}
+        self.presigned: list[tuple[str, str, int]] = []
+        self._failing: frozenset[str] = frozenset()
+        self._interleaved: dict[str, Callable[[], object]] = {}
+
+    def fail(self, *operations: str) -> None:
+        """Make the named operations fail from now on; all of them when none is named."""
+        unknown = set(operations) - STORAGE_OPERATIONS
+        if unknown:
+            raise ValueError(f"not storage operations: {sorted(unknown)}")
+        self._failing = frozenset(operations) or STORAGE_OPERATIONS
+
+    def recover(self) -> None:
+        self._failing = frozenset()
+
+    def interleave(self, operation: str, action: Callable[[], object]) -> None:
+        """Run `action` once, just before the next `operation`: how a test stages a concurrent request."""
+        self._interleaved[operation] = action
+
+    def receive_upload(self, key: str, data: bytes, content_type: str) -> None:
+        """What a client posting a presigned form does: the object appears without the application's help."""
+        self.objects[key] = Blob(data, content_type)
+
+    def put(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
+        self._begin("put")
+        received = bytearray()
+        # Read in small chunks and stop at the first byte too many, as a streaming upload must.
+        while chunk := stream.read(self.chunk_size):
+            received.extend(chunk)
+            if len(received) > max_bytes:
+                raise PayloadTooLargeError(details={"max_bytes": max_bytes})
+        self.objects[key] = Blob(bytes(received), content_type)
+        return len(received)
+
+    def open(self, key: str) -> StoredObject:
+        self._begin("open")
+        blob = self.objects.get(key)
+        if blob is None:
+            raise NotFoundError("The stored file is missing", code="OBJECT_NOT_FOUND")
+        data = blob.data
+        chunks = (data[index : index + self.chunk_size] for index in range(0, len(data), self.chunk_size))
+        return StoredObject(size_bytes=len(data), content_type=blob.content_type, chunks=chunks)
+
+    def delete(self, key: str) -> None:
+        self._begin("delete")
+        # Like S3: deleting a missing key succeeds.
+        self.objects.pop(key, None)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self._begin("delete_many")
+        for key in keys:
+            self.objects.pop(key, None)
+
+    def head(self, key: str) -> StoredObject | None:
+        self._begin("head")
+        blob = self.objects.get(key)
+        if blob is None:
+            return None
+        return StoredObject(size_bytes=len(blob.data), content_type=blob.content_type, chunks=iter(()))
+
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
+        self._begin("presigned_post")
+        self.presigned.append((key, content_type, max_bytes))
+        return PresignedUpload(
+            url="https://bucket.invalid/", fields={"key": key, "Content-Type": content_type}, expires_in=expires_in
+        )
+
+    def _begin(self, operation: str) -> None:
+        action = self._interleaved.pop(operation, None)
+        if action is not None:
+            action()
+        if operation in self._failing:
+            raise ServiceUnavailableError("File storage is unavailable", code="STORAGE_UNAVAILABLE")

@@ -1,0 +1,372 @@
+from __future__ import annotations
+
+import copy
+import io
+
+import pytest
+
+from tasktracker.application.attachments import (
+    DEFAULT_CONTENT_TYPE,
+    AttachmentUseCases,
+    clean_content_type,
+    storage_key,
+)
+from tasktracker.application.tasks import TaskUseCases
+from tasktracker.domain.entities import Attachment, Task, User, new_id
+from tasktracker.domain.enums import AuditEventType
+from tasktracker.domain.errors import (
+    AuthorizationError,
+    DomainError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+
+from .fakes import AddAttachment, AddTask, Blob, FakeClock, FakeFileStorage, FakeUnitOfWork
+
+MAX_BYTES = 16
+
+
+@pytest.fixture
+def attachments(uow: FakeUnitOfWork, storage: FakeFileStorage, clock: FakeClock) -> AttachmentUseCases:
+    return AttachmentUseCases(uow, storage, clock, max_upload_bytes=MAX_BYTES, presigned_upload_ttl_seconds=600)
+
+
+@pytest.fixture
+def task(alice: User, add_task: AddTask) -> Task:
+    return add_task(alice)
+
+
+def upload(
+    attachments: AttachmentUseCases,
+    user: User,
+    task: Task,
+    data: bytes = b"hello",
+    filename: str | None = "notes.txt",
+    content_type: str | None = "text/plain",
+) -> Attachment:
+    return attachments.upload(user.id, task.id, filename=filename, content_type=content_type, stream=io.BytesIO(data))
+
+
+def assert_nothing_kept(uow: FakeUnitOfWork, storage: FakeFileStorage) -> None:
+    assert storage.objects == {}
+    assert uow.committed_state.attachments == {}
+    assert uow.events() == []
+
+
+# upload
+
+
+def test_upload_stores_the_object_the_row_and_an_attachment_added_event(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment = upload(
+        attachments, alice, task, b"quarterly report", "../../Q3 report.txt", "Text/Plain; charset=utf-8"
+    )
+    assert attachment.storage_path == storage_key(task.id, attachment.id)
+    assert storage.objects == {attachment.storage_path: Blob(b"quarterly report", "text/plain")}
+    assert uow.committed_state.attachments == {attachment.id: attachment}
+    assert (attachment.filename, attachment.content_type, attachment.size_bytes) == ("Q3 report.txt", "text/plain", 16)
+    [event] = uow.events(AuditEventType.ATTACHMENT_ADDED)
+    assert (event.user_id, event.task_id, event.attachment_id) == (alice.id, task.id, attachment.id)
+    assert event.details == {"filename": "Q3 report.txt", "content_type": "text/plain", "size_bytes": 16}
+
+
+def test_the_storage_key_never_comes_from_the_filename(
+    attachments: AttachmentUseCases, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment = upload(attachments, alice, task, filename="../../../other-task/evil")
+    assert list(storage.objects) == [f"tasks/{task.id}/{attachment.id}"]
+
+
+def test_an_oversize_upload_is_refused_and_nothing_is_kept(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    with pytest.raises(PayloadTooLargeError):
+        upload(attachments, alice, task, b"x" * (MAX_BYTES + 1))
+    assert_nothing_kept(uow, storage)
+
+
+def test_an_upload_of_exactly_the_limit_is_accepted(attachments: AttachmentUseCases, alice: User, task: Task) -> None:
+    assert upload(attachments, alice, task, b"x" * MAX_BYTES).size_bytes == MAX_BYTES
+
+
+def test_an_empty_upload_is_refused_and_nothing_is_kept(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    with pytest.raises(ValidationError) as error:
+        upload(attachments, alice, task, b"")
+    assert list(error.value.details["fields"]) == ["file"]
+    assert_nothing_kept(uow, storage)
+
+
+def test_b_cannot_upload_to_a_task_of_a(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, bob: User, task: Task
+) -> None:
+    with pytest.raises(AuthorizationError):
+        upload(attachments, bob, task)
+    assert_nothing_kept(uow, storage)
+    assert not uow.committed
+
+
+def test_upload_to_a_missing_task_is_not_found(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User
+) -> None:
+    ghost = Task.create(owner_id=alice.id, title="Never stored", now=alice.created_at)
+    with pytest.raises(NotFoundError):
+        upload(attachments, alice, ghost)
+    assert_nothing_kept(uow, storage)
+
+
+def test_the_object_is_removed_when_the_database_commit_fails(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    uow.commit_error = ServiceUnavailableError("database went away")
+    with pytest.raises(ServiceUnavailableError):
+        upload(attachments, alice, task)
+    assert_nothing_kept(uow, storage)
+
+
+def test_the_object_is_removed_when_the_task_is_deleted_while_the_bytes_travel(
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    clock: FakeClock,
+    alice: User,
+    task: Task,
+) -> None:
+    storage.interleave("put", lambda: TaskUseCases(uow, clock).delete(alice.id, task.id))
+    with pytest.raises(NotFoundError):
+        upload(attachments, alice, task)
+    assert storage.objects == {}
+    assert uow.committed_state.attachments == {}
+
+
+def test_a_storage_failure_during_upload_records_nothing(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    storage.fail("put")
+    with pytest.raises(ServiceUnavailableError):
+        upload(attachments, alice, task)
+    assert_nothing_kept(uow, storage)
+
+
+def test_a_missing_filename_becomes_file(attachments: AttachmentUseCases, alice: User, task: Task) -> None:
+    assert upload(attachments, alice, task, filename=None).filename == "file"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("image/PNG", "image/png"),
+        ("text/plain; charset=utf-8", "text/plain"),
+        (None, DEFAULT_CONTENT_TYPE),
+        ("", DEFAULT_CONTENT_TYPE),
+        ("png", DEFAULT_CONTENT_TYPE),
+        ("text/html\r\nSet-Cookie: a=b", DEFAULT_CONTENT_TYPE),
+        ("application/" + "x" * 300, DEFAULT_CONTENT_TYPE),
+    ],
+)
+def test_an_unusable_content_type_falls_back_to_octet_stream(raw: str | None, expected: str) -> None:
+    assert clean_content_type(raw) == expected
+
+
+# list, download
+
+
+def test_anyone_can_list_the_attachments_of_a_task(
+    attachments: AttachmentUseCases, task: Task, add_attachment: AddAttachment
+) -> None:
+    first, second = add_attachment(task), add_attachment(task)
+    assert {attachment.id for attachment in attachments.list_for_task(task.id)} == {first.id, second.id}
+
+
+def test_listing_the_attachments_of_a_missing_task_is_not_found(attachments: AttachmentUseCases) -> None:
+    with pytest.raises(NotFoundError):
+        attachments.list_for_task(new_id())
+
+
+def test_download_returns_the_content(
+    attachments: AttachmentUseCases, task: Task, add_attachment: AddAttachment
+) -> None:
+    attachment = add_attachment(task, data=b"the whole file, in chunks")
+    download = attachments.download(attachment.id)
+    assert download.attachment == attachment
+    assert (download.content.size_bytes, download.content.content_type) == (25, "text/plain")
+    assert b"".join(download.content.chunks) == b"the whole file, in chunks"
+
+
+def test_download_of_a_missing_attachment_is_not_found(attachments: AttachmentUseCases) -> None:
+    with pytest.raises(NotFoundError) as error:
+        attachments.download(new_id())
+    assert error.value.code == "ATTACHMENT_NOT_FOUND"
+
+
+# delete
+
+
+def test_delete_removes_the_row_and_the_object_and_records_attachment_removed(
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    task: Task,
+    add_attachment: AddAttachment,
+) -> None:
+    removed, kept = add_attachment(task, filename="old.txt"), add_attachment(task)
+    attachments.delete(alice.id, removed.id)
+    assert list(uow.committed_state.attachments) == [kept.id]
+    assert list(storage.objects) == [kept.storage_path]
+    [event] = uow.events(AuditEventType.ATTACHMENT_REMOVED)
+    assert (event.user_id, event.task_id, event.attachment_id) == (alice.id, task.id, removed.id)
+    assert event.details == {"filename": "old.txt", "size_bytes": removed.size_bytes}
+
+
+def test_a_storage_failure_on_delete_keeps_the_row(
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    task: Task,
+    add_attachment: AddAttachment,
+) -> None:
+    attachment = add_attachment(task)
+    before = copy.deepcopy(uow.committed_state)
+    storage.fail("delete")
+    with pytest.raises(ServiceUnavailableError):
+        attachments.delete(alice.id, attachment.id)
+    assert uow.committed_state == before
+    assert attachment.storage_path in storage.objects
+
+
+def test_b_cannot_delete_an_attachment_of_a(
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    bob: User,
+    task: Task,
+    add_attachment: AddAttachment,
+) -> None:
+    attachment = add_attachment(task)
+    before = copy.deepcopy(uow.committed_state)
+    with pytest.raises(AuthorizationError):
+        attachments.delete(bob.id, attachment.id)
+    assert uow.committed_state == before
+    assert attachment.storage_path in storage.objects
+    assert not uow.committed
+
+
+def test_delete_of_a_missing_attachment_is_not_found(attachments: AttachmentUseCases, alice: User) -> None:
+    with pytest.raises(NotFoundError) as error:
+        attachments.delete(alice.id, new_id())
+    assert error.value.code == "ATTACHMENT_NOT_FOUND"
+
+
+# presigned uploads
+
+
+def test_request_upload_presigns_the_task_key_with_the_limit(
+    attachments: AttachmentUseCases, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    ticket = attachments.request_upload(alice.id, task.id, content_type="Image/PNG")
+    key = storage_key(task.id, ticket.attachment_id)
+    assert storage.presigned == [(key, "image/png", MAX_BYTES)]
+    assert ticket.upload.expires_in == 600
+
+
+def test_b_cannot_request_an_upload_to_a_task_of_a(
+    attachments: AttachmentUseCases, storage: FakeFileStorage, bob: User, task: Task
+) -> None:
+    with pytest.raises(AuthorizationError):
+        attachments.request_upload(bob.id, task.id, content_type="text/plain")
+    assert storage.presigned == []
+
+
+def test_confirm_upload_records_the_uploaded_object(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    ticket = attachments.request_upload(alice.id, task.id, content_type="application/pdf")
+    storage.receive_upload(storage_key(task.id, ticket.attachment_id), b"%PDF-1.7", "application/pdf")
+    attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=ticket.attachment_id, filename="a.pdf")
+    assert attachment.id == ticket.attachment_id
+    assert (attachment.content_type, attachment.size_bytes) == ("application/pdf", 8)
+    assert uow.committed_state.attachments == {attachment.id: attachment}
+    assert len(uow.events(AuditEventType.ATTACHMENT_ADDED)) == 1
+
+
+def test_confirm_upload_checks_that_the_object_exists(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, alice: User, task: Task
+) -> None:
+    with pytest.raises(ValidationError) as error:
+        attachments.confirm_upload(alice.id, task.id, attachment_id=new_id(), filename="a.pdf")
+    assert list(error.value.details["fields"]) == ["attachment_id"]
+    assert uow.committed_state.attachments == {}
+
+
+@pytest.mark.parametrize("data", [b"", b"x" * (MAX_BYTES + 1)], ids=["empty", "oversize"])
+def test_confirm_upload_removes_an_empty_or_oversize_object(
+    data: bytes,
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    task: Task,
+) -> None:
+    attachment_id = new_id()
+    storage.receive_upload(storage_key(task.id, attachment_id), data, "text/plain")
+    with pytest.raises(ValidationError):
+        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert_nothing_kept(uow, storage)
+
+
+def test_b_cannot_confirm_an_upload_to_a_task_of_a(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, bob: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    key = storage_key(task.id, attachment_id)
+    storage.receive_upload(key, b"data", "text/plain")
+    with pytest.raises(AuthorizationError):
+        attachments.confirm_upload(bob.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert uow.committed_state.attachments == {}
+
+
+def test_confirming_an_upload_twice_is_refused_and_keeps_the_file(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    key = storage_key(task.id, attachment_id)
+    storage.receive_upload(key, b"data", "text/plain")
+    attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    with pytest.raises(ValidationError):
+        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert key in storage.objects
+    assert list(uow.committed_state.attachments) == [attachment_id]
+
+
+def test_a_confirmation_that_loses_a_race_keeps_the_winners_file(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    key = storage_key(task.id, attachment_id)
+    storage.receive_upload(key, b"data", "text/plain")
+
+    def confirm() -> Attachment:
+        return attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+
+    # A retried request: the second confirmation passes the "already confirmed" check, then the first one
+    # commits before the second writes its row.
+    storage.interleave("head", confirm)
+    with pytest.raises(DomainError):
+        confirm()
+    assert list(uow.committed_state.attachments) == [attachment_id]
+    assert key in storage.objects
+
+
+def test_confirm_upload_records_a_clean_content_type_like_upload_does(
+    attachments: AttachmentUseCases, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    storage.receive_upload(storage_key(task.id, attachment_id), b"<p>hi</p>", "Text/HTML; charset=utf-8")
+    attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.html")
+    assert attachment.content_type == clean_content_type("Text/HTML; charset=utf-8") == "text/html"

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+
+from tasktracker.application.context import set_correlation_id
+from tasktracker.application.reminders import SendReminders
+from tasktracker.application.tasks import TaskUseCases
+from tasktracker.domain.entities import Task, User
+from tasktracker.domain.enums import AuditEventType, ReminderType
+from tasktracker.domain.errors import ServiceUnavailableError
+
+from .fakes import NOW, AddTask, FakeClock, FakeUnitOfWork
+
+WINDOW = timedelta(hours=24)
+
+
+@pytest.fixture
+def send(uow: FakeUnitOfWork, clock: FakeClock) -> SendReminders:
+    return SendReminders(uow, clock)
+
+
+def due_in(add_task: AddTask, owner: User, delta: timedelta | None, **fields: object) -> Task:
+    return add_task(owner, title=f"due in {delta}", due_date=None if delta is None else NOW + delta, **fields)
+
+
+def reminded(uow: FakeUnitOfWork) -> set[UUID | None]:
+    return {event.task_id for event in uow.events(AuditEventType.REMINDER_SENT)}
+
+
+def test_only_open_tasks_due_within_the_window_get_a_reminder(
+    send: SendReminders, uow: FakeUnitOfWork, alice: User, bob: User, add_task: AddTask
+) -> None:
+    expected = {
+        due_in(add_task, alice, timedelta(0)).id,
+        due_in(add_task, alice, timedelta(hours=1)).id,
+        due_in(add_task, bob, timedelta(hours=3), status="BLOCKED").id,
+        due_in(add_task, bob, timedelta(hours=5), status="IN_PROGRESS").id,
+        due_in(add_task, alice, WINDOW).id,
+    }
+    due_in(add_task, alice, timedelta(hours=2), status="DONE")
+    due_in(add_task, alice, WINDOW + timedelta(seconds=1))
+    due_in(add_task, alice, timedelta(seconds=-1))
+    due_in(add_task, bob, None)
+
+    run = send()
+
+    assert run.sent == 5
+    assert set(run.task_ids) == {str(task_id) for task_id in expected}
+    assert reminded(uow) == expected
+    assert len(uow.events(AuditEventType.REMINDER_SENT)) == 5
+    assert set(uow.committed_state.reminder_logs) == {(task_id, ReminderType.DUE_SOON) for task_id in expected}
+    assert {log.sent_at for log in uow.committed_state.reminder_logs.values()} == {NOW}
+
+
+def test_running_twice_sends_nothing_new(
+    send: SendReminders, uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    due_in(add_task, alice, timedelta(hours=1))
+    due_in(add_task, alice, timedelta(hours=20))
+    assert send().sent == 2
+    clock.advance(minutes=10)
+    second = send()
+    assert (second.sent, second.batches, second.task_ids) == (0, 0, [])
+    assert len(uow.events(AuditEventType.REMINDER_SENT)) == 2
+
+
+def test_a_task_entering_the_window_later_is_reminded_then(
+    send: SendReminders, uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    task = due_in(add_task, alice, WINDOW + timedelta(hours=1))
+    assert send().sent == 0
+    clock.advance(hours=1)
+    assert send().sent == 1
+    assert reminded(uow) == {task.id}
+
+
+def test_reminder_events_are_system_events_with_due_date_title_and_owner(
+    send: SendReminders, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = due_in(add_task, alice, timedelta(hours=2))
+    send()
+    [event] = uow.events(AuditEventType.REMINDER_SENT)
+    assert (event.user_id, event.task_id, event.created_at) == (None, task.id, NOW)
+    assert event.details == {
+        "system": True,
+        "reminder_type": "DUE_SOON",
+        "due_date": (NOW + timedelta(hours=2)).isoformat(),
+        "title": task.title,
+        "owner_id": str(alice.id),
+    }
+
+
+def test_reminder_events_carry_the_correlation_id_when_one_is_set(
+    send: SendReminders, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    due_in(add_task, alice, timedelta(hours=2))
+    set_correlation_id("beat-7f3a")
+    send()
+    [event] = uow.events(AuditEventType.REMINDER_SENT)
+    assert event.details["correlation_id"] == "beat-7f3a"
+    assert event.details["system"] is True
+
+
+@pytest.mark.parametrize(
+    ("tasks", "batch_size", "batches", "transactions"),
+    [(7, 3, 3, 3), (6, 3, 2, 3), (2, 5, 1, 1), (0, 3, 0, 1)],
+    ids=["partial-last-batch", "exact-multiple", "one-short-batch", "nothing-due"],
+)
+def test_reminders_are_sent_in_batches_each_in_its_own_transaction(
+    tasks: int,
+    batch_size: int,
+    batches: int,
+    transactions: int,
+    uow: FakeUnitOfWork,
+    clock: FakeClock,
+    alice: User,
+    add_task: AddTask,
+) -> None:
+    for index in range(tasks):
+        due_in(add_task, alice, timedelta(hours=index + 1))
+    run = SendReminders(uow, clock, batch_size=batch_size)()
+    assert (run.sent, run.batches) == (tasks, batches)
+    assert uow.transactions == uow.commits == transactions
+    assert len(uow.events(AuditEventType.REMINDER_SENT)) == len(uow.committed_state.reminder_logs) == tasks
+
+
+def test_the_run_reports_at_most_keep_task_ids_ids(
+    uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    for index in range(5):
+        due_in(add_task, alice, timedelta(hours=index + 1))
+    run = SendReminders(uow, clock, batch_size=2, keep_task_ids=3)()
+    assert run.sent == 5
+    assert len(run.task_ids) == 3
+
+
+def test_a_batch_that_failed_to_commit_is_sent_by_the_next_run(
+    send: SendReminders, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = due_in(add_task, alice, timedelta(hours=1))
+    uow.commit_error = ServiceUnavailableError("database went away")
+    with pytest.raises(ServiceUnavailableError):
+        send()
+    assert uow.committed_state.reminder_logs == {}
+    assert uow.events() == []
+    uow.commit_error = None
+    assert send().sent == 1
+    assert reminded(uow) == {task.id}
+
+
+def test_a_new_due_date_earns_a_new_reminder(
+    send: SendReminders, uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    task = due_in(add_task, alice, timedelta(hours=1))
+    send()
+    TaskUseCases(uow, clock).update(alice.id, task.id, {"due_date": NOW + timedelta(hours=6)})
+    assert send().sent == 1
+    assert len(uow.events(AuditEventType.REMINDER_SENT)) == 2
+
+
+def test_a_finished_task_is_not_reminded(
+    send: SendReminders, uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    task = due_in(add_task, alice, timedelta(hours=1))
+    TaskUseCases(uow, clock).update(alice.id, task.id, {"status": "DONE"})
+    assert send().sent == 0

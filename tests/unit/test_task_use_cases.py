@@ -1,0 +1,323 @@
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tasktracker.application.ports import TaskQuery
+from tasktracker.application.tasks import TaskUseCases
+from tasktracker.domain.entities import ReminderLog, Task, User, new_id
+from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus
+from tasktracker.domain.errors import (
+    AuthorizationError,
+    NotFoundError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+
+from .fakes import NOW, AddAttachment, AddTask, FakeClock, FakeFileStorage, FakeUnitOfWork
+
+DUE = datetime(2025, 6, 3, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def tasks(uow: FakeUnitOfWork, clock: FakeClock, storage: FakeFileStorage) -> TaskUseCases:
+    return TaskUseCases(uow, clock, storage=lambda: storage)
+
+
+def stored(uow: FakeUnitOfWork, task: Task) -> Task:
+    return uow.committed_state.tasks[task.id]
+
+
+def log_reminder(uow: FakeUnitOfWork, task: Task) -> None:
+    uow.seed(ReminderLog(new_id(), task.id, ReminderType.DUE_SOON, NOW))
+
+
+# create
+
+
+def test_create_stores_the_task_and_records_task_created(tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User) -> None:
+    view = tasks.create(alice.id, title="  Plan the offsite ", priority=TaskPriority.HIGH, due_date=DUE)
+    assert view.owner_email == "alice@example.com"
+    assert stored(uow, view.task) == view.task
+    assert view.task.title == "Plan the offsite"
+    [event] = uow.events(AuditEventType.TASK_CREATED)
+    assert (event.user_id, event.task_id) == (alice.id, view.task.id)
+    assert event.details == {"title": "Plan the offsite", "status": "TODO", "priority": "HIGH"}
+    assert uow.commits == 1
+
+
+def test_create_normalises_the_tags(tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User) -> None:
+    view = tasks.create(alice.id, title="Tagged", tags=[" Backend", "backend ", "URGENT"])
+    assert stored(uow, view.task).tags == ["backend", "urgent"]
+
+
+def test_create_with_invalid_input_stores_nothing(tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User) -> None:
+    with pytest.raises(ValidationError):
+        tasks.create(alice.id, title="Naive", due_date=datetime(2025, 6, 3, 8, 0))
+    with pytest.raises(ValidationError):
+        tasks.create(alice.id, title="   ")
+    assert uow.committed_state.tasks == {}
+    assert not uow.committed
+
+
+# get
+
+
+def test_anyone_can_get_a_task_with_its_attachments(
+    tasks: TaskUseCases, alice: User, add_task: AddTask, add_attachment: AddAttachment
+) -> None:
+    task = add_task(alice)
+    attachment = add_attachment(task)
+    detail = tasks.get(task.id)
+    assert detail.view.task == task
+    assert detail.attachments == [attachment]
+
+
+def test_get_of_a_missing_task_is_not_found(tasks: TaskUseCases) -> None:
+    with pytest.raises(NotFoundError) as error:
+        tasks.get(new_id())
+    assert error.value.code == "TASK_NOT_FOUND"
+
+
+# ownership
+
+
+def update_title(tasks: TaskUseCases, user: User, task: Task) -> None:
+    tasks.update(user.id, task.id, {"title": "Taken over"})
+
+
+def replace_task(tasks: TaskUseCases, user: User, task: Task) -> None:
+    tasks.replace(user.id, task.id, {"title": "Taken over"})
+
+
+def delete_task(tasks: TaskUseCases, user: User, task: Task) -> None:
+    tasks.delete(user.id, task.id)
+
+
+@pytest.mark.parametrize("change", [update_title, replace_task, delete_task], ids=["update", "replace", "delete"])
+def test_b_cannot_change_a_task_of_a(
+    change: Callable[[TaskUseCases, User, Task], None],
+    tasks: TaskUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    bob: User,
+    add_task: AddTask,
+    add_attachment: AddAttachment,
+) -> None:
+    task = add_task(alice, due_date=DUE)
+    add_attachment(task)
+    before, objects = copy.deepcopy(uow.committed_state), dict(storage.objects)
+    with pytest.raises(AuthorizationError) as error:
+        change(tasks, bob, task)
+    assert error.value.code == "NOT_TASK_OWNER"
+    assert uow.committed_state == before
+    assert storage.objects == objects
+    assert not uow.committed
+
+
+@pytest.mark.parametrize("change", [update_title, replace_task, delete_task], ids=["update", "replace", "delete"])
+def test_changing_a_missing_task_is_not_found(
+    change: Callable[[TaskUseCases, User, Task], None], tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User
+) -> None:
+    ghost = Task.create(owner_id=alice.id, title="Never stored", now=NOW)
+    with pytest.raises(NotFoundError):
+        change(tasks, alice, ghost)
+    assert not uow.committed
+
+
+# update (PATCH) and replace (PUT)
+
+
+def test_update_records_each_changed_field_with_old_and_new_values(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice, title="Draft", tags=["work"], due_date=DUE)
+    later = clock.advance(hours=1)
+    new_due = DUE + timedelta(days=2)
+    view = tasks.update(
+        alice.id,
+        task.id,
+        {"title": "Final", "priority": "CRITICAL", "due_date": new_due, "tags": ["work", "q3"], "status": "TODO"},
+    )
+    assert view.task.updated_at == later
+    assert stored(uow, task) == view.task
+    [event] = uow.events(AuditEventType.TASK_UPDATED)
+    assert (event.user_id, event.task_id, event.created_at) == (alice.id, task.id, later)
+    assert event.details == {
+        "changes": {
+            "title": {"old": "Draft", "new": "Final"},
+            "priority": {"old": "MEDIUM", "new": "CRITICAL"},
+            "due_date": {"old": DUE.isoformat(), "new": new_due.isoformat()},
+            "tags": {"old": ["work"], "new": ["work", "q3"]},
+        }
+    }
+
+
+def test_update_that_changes_nothing_writes_no_event(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice, title="Same", tags=["a"])
+    clock.advance(hours=1)
+    view = tasks.update(alice.id, task.id, {"title": " Same ", "tags": ["A"], "status": TaskStatus.TODO})
+    assert view.task == task
+    assert stored(uow, task).updated_at == NOW
+    assert uow.events(AuditEventType.TASK_UPDATED) == []
+
+
+def test_put_clears_the_optional_fields_it_omits(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice, description="details", status="BLOCKED", priority="HIGH", due_date=DUE, tags=["one", "two"])
+    view = tasks.replace(alice.id, task.id, {"title": "Only a title"})
+    assert stored(uow, task) == view.task
+    assert (view.task.title, view.task.description, view.task.due_date, view.task.tags) == (
+        "Only a title",
+        None,
+        None,
+        [],
+    )
+    assert (view.task.status, view.task.priority) == (TaskStatus.TODO, TaskPriority.MEDIUM)
+    [event] = uow.events(AuditEventType.TASK_UPDATED)
+    assert set(event.details["changes"]) == {"title", "description", "status", "priority", "due_date", "tags"}
+
+
+def test_put_without_a_title_is_refused(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice)
+    with pytest.raises(ValidationError):
+        tasks.replace(alice.id, task.id, {"description": "no title"})
+    assert stored(uow, task) == task
+
+
+def test_invalid_update_changes_nothing(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice)
+    with pytest.raises(ValidationError):
+        tasks.update(alice.id, task.id, {"status": "DONE", "tags": ["x" * 51]})
+    assert stored(uow, task) == task
+    assert not uow.committed
+
+
+def test_update_refuses_fields_that_are_not_writable(tasks: TaskUseCases, alice: User, add_task: AddTask) -> None:
+    task = add_task(alice)
+    with pytest.raises(ValueError, match="owner_id"):
+        tasks.update(alice.id, task.id, {"owner_id": alice.id})
+
+
+def test_changing_the_due_date_forgets_the_reminder_log(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice, due_date=DUE)
+    log_reminder(uow, task)
+    tasks.update(alice.id, task.id, {"due_date": DUE + timedelta(days=1)})
+    assert uow.committed_state.reminder_logs == {}
+
+
+def test_clearing_the_due_date_in_a_put_forgets_the_reminder_log(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice, due_date=DUE)
+    log_reminder(uow, task)
+    tasks.replace(alice.id, task.id, {"title": task.title})
+    assert uow.committed_state.reminder_logs == {}
+
+
+def test_changes_that_keep_the_due_date_keep_the_reminder_log(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice, due_date=DUE)
+    log_reminder(uow, task)
+    tasks.update(alice.id, task.id, {"title": "Renamed", "due_date": DUE.astimezone(UTC)})
+    assert list(uow.committed_state.reminder_logs) == [(task.id, ReminderType.DUE_SOON)]
+
+
+# delete
+
+
+def test_delete_removes_the_task_its_attachments_and_their_objects_and_records_task_deleted(
+    tasks: TaskUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    add_task: AddTask,
+    add_attachment: AddAttachment,
+) -> None:
+    task = add_task(alice)
+    other_task = add_task(alice, title="Keep me")
+    first, second, kept = add_attachment(task), add_attachment(task), add_attachment(other_task)
+    tasks.delete(alice.id, task.id)
+    assert list(uow.committed_state.tasks) == [other_task.id]
+    assert list(uow.committed_state.attachments) == [kept.id]
+    assert first.storage_path not in storage.objects
+    assert second.storage_path not in storage.objects
+    assert kept.storage_path in storage.objects
+    [event] = uow.events(AuditEventType.TASK_DELETED)
+    assert (event.user_id, event.task_id) == (alice.id, task.id)
+    assert event.details == {"title": task.title, "attachments_removed": 2}
+
+
+def test_delete_of_a_task_without_attachments_needs_no_storage(
+    uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice)
+    TaskUseCases(uow, clock, storage=None).delete(alice.id, task.id)
+    assert uow.committed_state.tasks == {}
+
+
+def test_a_storage_failure_during_delete_leaves_the_task_and_its_attachments_in_place(
+    tasks: TaskUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    add_task: AddTask,
+    add_attachment: AddAttachment,
+) -> None:
+    task = add_task(alice)
+    attachment = add_attachment(task)
+    before = copy.deepcopy(uow.committed_state)
+    storage.fail("delete_many")
+    with pytest.raises(ServiceUnavailableError):
+        tasks.delete(alice.id, task.id)
+    assert uow.committed_state == before
+    assert attachment.storage_path in storage.objects
+    assert not uow.committed
+
+
+# search
+
+
+def test_search_returns_the_page_the_repository_finds(tasks: TaskUseCases, alice: User, add_task: AddTask) -> None:
+    open_task = add_task(alice, title="Open")
+    add_task(alice, title="Finished", status="DONE")
+    page = tasks.search(TaskQuery(statuses=(TaskStatus.TODO,), page=1, page_size=10))
+    assert [view.task.id for view in page.items] == [open_task.id]
+    assert (page.page, page.page_size, page.total) == (1, 10, 1)
+
+
+@pytest.mark.parametrize(("page", "page_size", "field"), [(0, 20, "page"), (1, 0, "page_size"), (1, 101, "page_size")])
+def test_search_validates_page_and_page_size(tasks: TaskUseCases, page: int, page_size: int, field: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        tasks.search(TaskQuery(page=page, page_size=page_size))
+    assert list(error.value.details["fields"]) == [field]
+
+
+def test_search_accepts_the_largest_page_size(tasks: TaskUseCases) -> None:
+    assert tasks.search(TaskQuery(page_size=100)).page_size == 100
+
+
+def test_search_refuses_a_due_range_that_ends_before_it_starts(tasks: TaskUseCases) -> None:
+    with pytest.raises(ValidationError) as error:
+        tasks.search(TaskQuery(due_from=DUE, due_to=DUE - timedelta(seconds=1)))
+    assert list(error.value.details["fields"]) == ["due_to"]
+
+
+def test_search_refuses_a_naive_due_bound(tasks: TaskUseCases) -> None:
+    with pytest.raises(ValidationError) as error:
+        tasks.search(TaskQuery(due_from=DUE.replace(tzinfo=None)))
+    assert list(error.value.details["fields"]) == ["due_from"]

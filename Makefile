@@ -6,12 +6,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv up test lint pytest unit router-config migrate clean
+.PHONY: help venv up test lint pytest unit router-config migrate reminders clean
 
 help:
 	@echo "make up      start everything (embedded PostgreSQL, Redis, S3) at http://localhost:8000"
 	@echo "make test    lint, type-check, layering contracts and every test"
 	@echo "make unit    the fast unit tests only"
+	@echo "make reminders  one reminder pass now (against make up's database unless DATABASE_URL is set)"
 
 $(VENV)/.installed: requirements-dev.txt layers/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,7 @@ test: lint pytest
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -42,6 +44,12 @@ router-config: venv
 
 migrate: venv
 	$(PY) -m tasktracker.adapters.sqlalchemy.migrate upgrade
+
+# `make up`'s embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL name others.
+reminders: venv
+	DATABASE_URL="$${DATABASE_URL:-postgresql://postgres:@/tasktracker?host=$(CURDIR)/.local/postgres}" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${LOCAL_REDIS_PORT:-6390}/0}" \
+	$(PY) -m functions.reminders.cli run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from functions.ops.peers import IN_PROCESS_APPS_KEY
 from infra.router.routing import FunctionRoute, load_routes, route_for
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -24,6 +25,8 @@ class Dispatcher:
         # Like the nginx router, replace whatever X-Forwarded-For the client sent with the real peer.
         environ["HTTP_X_FORWARDED_FOR"] = environ.get("REMOTE_ADDR", "")
         environ["HTTP_X_FORWARDED_PROTO"] = environ.get("wsgi.url_scheme", "http")
+        # The functions have no ports of their own here: the ops function finds its peers in the environ.
+        environ[IN_PROCESS_APPS_KEY] = self.apps
         if route is not None and route.name in self.apps:
             return self.apps[route.name](environ, start_response)
         if self.fallback is not None and not path.startswith("/api/"):

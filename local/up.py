@@ -48,7 +48,7 @@ class Processes:
                 process.kill()
 
 
-def gunicorn_command(target: str, port: int, *, reload: bool, threads: int = 8) -> list[str]:
+def gunicorn_command(target: str, port: int, *, reload: bool = False, threads: int = 8) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -64,6 +64,8 @@ def gunicorn_command(target: str, port: int, *, reload: bool, threads: int = 8) 
         str(threads),
         "--graceful-timeout",
         "5",
+        # Several gunicorns run side by side; the default control socket path would be shared.
+        "--no-control-socket",
     ]
     if reload:
         command += ["--reload"]
@@ -83,7 +85,7 @@ def main() -> None:
     parser.add_argument("--dispatcher", action="store_true", help="use the in-process dispatcher even if nginx exists")
     args = parser.parse_args()
 
-    for folder in ("logs", "nginx"):
+    for folder in ("logs", "nginx", "beat"):
         (STATE / folder).mkdir(parents=True, exist_ok=True)
     print("Starting backing services...", flush=True)
     services: LocalServices = start_local_services(
@@ -103,6 +105,8 @@ def main() -> None:
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
         "PYTHONUNBUFFERED": "1",
     }
+    # The ops function folds the reminder worker's own metrics into the merged /metrics.
+    env.setdefault("WORKER_METRICS_URL", f"http://127.0.0.1:{env.get('WORKER_METRICS_PORT', '8107')}")
     processes = Processes()
 
     def shut_down(signum: int | None = None, frame: FrameType | None = None) -> None:
@@ -143,6 +147,11 @@ def main() -> None:
             processes.start(
                 "router", gunicorn_command("local.dispatcher:create_app()", args.port, reload=not args.no_reload), env
             )
+        reminders = [sys.executable, "-m", "functions.reminders.cli"]
+        processes.start("reminders-worker", [*reminders, "worker", "--concurrency", "1"], env)
+        # Exactly one beat per schedule: a second one would publish every run twice (harmless, but wasted).
+        beat_schedule = STATE / "beat" / "celerybeat-schedule"
+        processes.start("reminders-beat", [*reminders, "beat", "--schedule", str(beat_schedule)], env)
         wait_for_port("127.0.0.1", args.port, timeout=60)
         base = f"http://localhost:{args.port}"
         print(f"\nTask Tracker is up ({'nginx router' if use_nginx else 'in-process dispatcher'}):")
@@ -152,6 +161,8 @@ def main() -> None:
         print(f"  PostgreSQL     {services.database_url}")
         print(f"  Redis          {services.redis_url}")
         print(f"  S3 (moto)      {services.s3_endpoint_url}   dashboard {services.s3_endpoint_url}/moto-api/")
+        metrics_port = env.get("WORKER_METRICS_PORT", "8107")
+        print(f"  Reminders      Celery worker and beat (worker metrics http://127.0.0.1:{metrics_port}/metrics)")
         print(f"  Logs           {STATE / 'logs'}")
         print("Press Ctrl-C to stop.", flush=True)
         while True:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 
 from tasktracker import bootstrap
 from tasktracker.bootstrap.auth import auth_use_cases
 from tasktracker.config import Settings
 from tasktracker.config import settings as environment_settings
-from tasktracker.platform.app_factory import create_function_app, lambda_handler
+from tasktracker.platform.app_factory import create_function_app, lazy_lambda_handler
 from tasktracker.platform.security import FlaskJwtAccessTokenIssuer
 
 from .routes import blp
@@ -32,13 +30,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-_handler: Any = None
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
-    global _handler
-    if _handler is None:
-        _handler = lambda_handler(create_app())
-    result: dict[str, Any] = _handler(event, context)
-    return result
+# AWS Lambda entry point (API Gateway HTTP API, payload format 2.0).
+handler = lazy_lambda_handler(create_app)

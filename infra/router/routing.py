@@ -71,6 +71,17 @@ http {{
         add_header X-Content-Type-Options nosniff always;
         add_header Referrer-Policy no-referrer always;
         add_header X-Frame-Options DENY always;
+        # Functions send it themselves (API Gateway has no router); the router's copy is the one kept.
+        proxy_hide_header X-Content-Type-Options;
+
+        # Bodies over client_max_body_size are refused here, in the spec's error format.
+        error_page 413 = @payload_too_large;
+        location @payload_too_large {{
+            default_type application/json;
+            add_header X-Content-Type-Options nosniff always;
+            add_header X-Correlation-ID $correlation_id always;
+            return 413 '{too_large_body}';
+        }}
 
         proxy_http_version 1.1;
         proxy_set_header Connection "";
@@ -106,6 +117,12 @@ http {{
 
 _NOT_FOUND_BODY = (
     '{"error": {"code": "NOT_FOUND", "message": "No function serves this path", "details": {}, '
+    '"correlation_id": "$correlation_id"}}'
+)
+
+
+_TOO_LARGE_BODY = (
+    '{"error": {"code": "PAYLOAD_TOO_LARGE", "message": "The request body is larger than allowed", "details": {}, '
     '"correlation_id": "$correlation_id"}}'
 )
 
@@ -152,6 +169,7 @@ def render_nginx(
         mime_types=mime_types,
         extra=extra,
         not_found_body=_NOT_FOUND_BODY,
+        too_large_body=_TOO_LARGE_BODY,
     )
 
 

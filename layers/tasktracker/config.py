@@ -54,6 +54,14 @@ class Settings:
     reminder_window_seconds: int = 24 * 3600
     reminder_batch_size: int = 5000
     worker_heartbeat_seconds: int = 15
+    # 0 turns the worker's Prometheus endpoint off.
+    worker_metrics_port: int = 8107
+    # Redis redelivers an unacknowledged job after this long: every retry countdown must stay well below it.
+    broker_visibility_timeout_seconds: int = 3600
+    reminder_max_retries: int = 5
+    # Retry n waits a random time up to factor * 2**n seconds, capped at the maximum (exponential, full jitter).
+    reminder_retry_backoff_seconds: int = 4
+    reminder_retry_backoff_max_seconds: int = 300
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -80,6 +88,11 @@ class Settings:
             reminder_window_seconds=_int("REMINDER_WINDOW_SECONDS", 24 * 3600),
             reminder_batch_size=_int("REMINDER_BATCH_SIZE", 5000),
             worker_heartbeat_seconds=_int("WORKER_HEARTBEAT_SECONDS", 15),
+            worker_metrics_port=_int("WORKER_METRICS_PORT", 8107),
+            broker_visibility_timeout_seconds=_int("BROKER_VISIBILITY_TIMEOUT_SECONDS", 3600),
+            reminder_max_retries=_int("REMINDER_MAX_RETRIES", 5),
+            reminder_retry_backoff_seconds=_int("REMINDER_RETRY_BACKOFF_SECONDS", 4),
+            reminder_retry_backoff_max_seconds=_int("REMINDER_RETRY_BACKOFF_MAX_SECONDS", 300),
             cors_origins=tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
         )
         settings.validate()

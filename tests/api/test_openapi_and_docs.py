@@ -7,10 +7,10 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from infra.router.routing import load_routes
 from tests.support.api import Api
+from tests.support.stack import selected_routes
 
-FUNCTIONS = [route.name for route in load_routes()]
+FUNCTIONS = [route.name for route in selected_routes()]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

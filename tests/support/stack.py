@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import requests
 
 from infra.router.routing import FunctionRoute, load_routes, render_nginx
 from local.services import free_port, wait_for_port
+from local.up import gunicorn_command
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-for-hs256"
@@ -67,25 +67,6 @@ def _start(name: str, command: list[str], env: dict[str, str], workdir: Path) ->
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _gunicorn(target: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        target,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "1",
-        "--threads",
-        "8",
-        "--graceful-timeout",
-        "2",
-    ]
-
-
 def _wait_healthy(url: str, stack: RunningStack, name: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,8 +82,15 @@ def _wait_healthy(url: str, stack: RunningStack, name: str, timeout: float = 60)
     raise TimeoutError(f"{name} did not become healthy:\n{stack.logs(name)[-4000:]}")
 
 
+def selected_routes() -> list[FunctionRoute]:
+    """TEST_FUNCTIONS=auth,tasks starts only those functions (handy while building one); default: all."""
+    routes = load_routes()
+    wanted = {name.strip() for name in os.environ.get("TEST_FUNCTIONS", "").split(",") if name.strip()}
+    return [route for route in routes if route.name in wanted] if wanted else routes
+
+
 def start_stack(env: dict[str, str], workdir: Path, routes: list[FunctionRoute] | None = None) -> RunningStack:
-    routes = routes or load_routes()
+    routes = routes or selected_routes()
     workdir.mkdir(parents=True, exist_ok=True)
     nginx = shutil.which("nginx")
     if nginx is None and os.environ.get("REQUIRE_NGINX"):
@@ -111,12 +99,14 @@ def start_stack(env: dict[str, str], workdir: Path, routes: list[FunctionRoute] 
     if nginx is None:
         stack = RunningStack(f"http://127.0.0.1:{router_port}", "dispatcher", {}, workdir)
         stack.processes["router"] = _start(
-            "router", _gunicorn("local.dispatcher:create_app()", router_port), env, workdir
+            "router", gunicorn_command("local.dispatcher:create_app()", router_port), env, workdir
         )
         _wait_healthy(f"{stack.base_url}/api/v1/", stack, "router")
         return stack
 
     ports = {route.name: free_port() for route in routes}
+    # The ops function watches exactly the functions this stack runs.
+    env = {**env, "FUNCTION_URLS": ",".join(f"{name}=http://127.0.0.1:{port}" for name, port in ports.items())}
     stack = RunningStack(
         f"http://127.0.0.1:{router_port}",
         "nginx",
@@ -125,7 +115,7 @@ def start_stack(env: dict[str, str], workdir: Path, routes: list[FunctionRoute] 
     )
     for route in routes:
         stack.processes[route.name] = _start(
-            route.name, _gunicorn(f"{route.module}:create_app()", ports[route.name]), env, workdir
+            route.name, gunicorn_command(f"{route.module}:create_app()", ports[route.name]), env, workdir
         )
     config = workdir / "nginx.conf"
     config.write_text(

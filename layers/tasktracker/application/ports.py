@@ -17,7 +17,7 @@ from tasktracker.domain.entities import (
     TaskView,
     User,
 )
-from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus
+from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus
 
 T = TypeVar("T")
 
@@ -72,6 +72,17 @@ class DueTask:
     due_date: datetime
 
 
+@dataclass(frozen=True)
+class SentReminder:
+    """A reminder that went out, with the task it was about."""
+
+    task_id: UUID
+    reminder_type: ReminderType
+    sent_at: datetime
+    title: str
+    due_date: datetime | None
+
+
 class UserRepository(Protocol):
     def add(self, user: User) -> None: ...
     def get(self, user_id: UUID) -> User | None: ...
@@ -121,6 +132,10 @@ class ReminderRepository(Protocol):
         ...
 
     def forget(self, task_id: UUID) -> None: ...
+
+    def list_sent(self, page: int, page_size: int) -> Page[SentReminder]:
+        """Reminders sent, newest first."""
+        ...
 
 
 class UnitOfWork(Protocol):

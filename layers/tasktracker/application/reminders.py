@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from time import perf_counter
+from typing import Any
 
 from tasktracker.domain.entities import AuditEvent
 from tasktracker.domain.enums import AuditEventType, ReminderType
 
 from .audit_trail import json_safe, with_correlation_id
-from .ports import Clock, UnitOfWorkFactory
+from .context import new_correlation_id, set_correlation_id
+from .ports import Clock, Page, SentReminder, UnitOfWorkFactory
+from .task_queries import check_page
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +24,19 @@ class ReminderRun:
     sent: int = 0
     batches: int = 0
     task_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReminderPassReport:
+    """What one pass did, for the scheduler's logs, the Lambda's answer and the CLI."""
+
+    correlation_id: str
+    sent: int
+    batches: int
+    duration_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass
@@ -34,11 +51,15 @@ class SendReminders:
         now = self.clock.now()
         window_end = now + timedelta(seconds=self.window_seconds)
         run = ReminderRun()
+        # Where the next batch starts looking: past what this run already sent, so that a long run does not
+        # rescan its own reminders batch after batch (quadratic). Ties on the due date are scanned again and
+        # skipped, as already logged.
+        due_from = now
         while True:
             # Each batch is its own transaction: a crash loses at most the batch in flight, which the
             # next run redoes, and what committed is never redone thanks to the unique constraint.
             with self.uow() as uow:
-                claimed = uow.reminders.claim_due_soon(now, window_end, now, self.batch_size)
+                claimed = uow.reminders.claim_due_soon(due_from, window_end, now, self.batch_size)
                 uow.audit.add_many(
                     [
                         AuditEvent.record(
@@ -64,6 +85,7 @@ class SendReminders:
                 uow.commit()
             if not claimed:
                 break
+            due_from = max(due_from, *(due.due_date for due in claimed))
             run.batches += 1
             run.sent += len(claimed)
             room = self.keep_task_ids - len(run.task_ids)
@@ -72,3 +94,36 @@ class SendReminders:
             if len(claimed) < self.batch_size:
                 break
         return run
+
+    def run_pass(self, correlation_id: str | None = None) -> ReminderPassReport:
+        """One pass under its own correlation id, which every log line and audit event of the pass carries.
+
+        The one entry point of every trigger (Celery job, Lambda schedule, CLI), so they cannot drift apart.
+        """
+        run_id = correlation_id or new_correlation_id()
+        set_correlation_id(run_id)
+        started = perf_counter()
+        logger.info("reminder pass started")
+        run = self()
+        report = ReminderPassReport(
+            correlation_id=run_id,
+            sent=run.sent,
+            batches=run.batches,
+            duration_seconds=round(perf_counter() - started, 6),
+        )
+        logger.info(
+            "reminder pass finished",
+            extra={"sent": report.sent, "batches": report.batches, "duration_seconds": report.duration_seconds},
+        )
+        return report
+
+
+@dataclass
+class ReminderQueries:
+    uow: UnitOfWorkFactory
+
+    def recent(self, page: int, page_size: int) -> Page[SentReminder]:
+        """Reminders sent, newest first; like tasks, every signed-in user may read them."""
+        check_page(page, page_size)
+        with self.uow() as uow:
+            return uow.reminders.list_sent(page, page_size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from flask import Flask, Response, send_from_directory
@@ -38,8 +39,11 @@ def create_function_app(
     settings: Settings,
     is_active_user: Callable[[UUID], bool],
     docs_prefix: str | None = None,
+    metrics_path: str = "/metrics",
 ) -> Flask:
-    """`name` is the function (auth, tasks, ...); its documents live under /api/v1/<docs_prefix or name>."""
+    """`name` is the function (auth, tasks, ...); its documents live under /api/v1/<docs_prefix or name>.
+
+    `metrics_path` serves the app's own Prometheus exposition."""
     configure_logging(settings.log_level)
     app = Flask(f"tasktracker.functions.{name}")
     docs_root = f"{API_PREFIX}/{docs_prefix or name}"
@@ -76,7 +80,7 @@ def create_function_app(
         login_limit=settings.rate_limit_login,
         enabled=settings.rate_limit_enabled,
     )
-    FunctionMetrics(app)
+    FunctionMetrics(app, path=metrics_path)
 
     api = FunctionApi(app)
     for blueprint in blueprints:
@@ -106,4 +110,18 @@ def lambda_handler(app: Flask) -> Callable[[dict[str, object], object], dict[str
     from apig_wsgi import make_lambda_handler
 
     handler: Callable[[dict[str, object], object], dict[str, object]] = make_lambda_handler(app, binary_support=True)
+    return handler
+
+
+def lazy_lambda_handler(create_app: Callable[[], Flask]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A function's Lambda entry point. The app is built on the first event, once per execution environment,
+    so that importing the module (tests, tooling) needs no configuration."""
+    built: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal built
+        if built is None:
+            built = lambda_handler(create_app())
+        return built(event, context)
+
     return handler

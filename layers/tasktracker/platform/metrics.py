@@ -17,7 +17,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 class FunctionMetrics:
     """One registry per app, so that several functions can share a process without clashing series."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, path: str = "/metrics"):
+        """`path` serves this app's own exposition (the ops function serves the merged one at /metrics)."""
+        self.path = path
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "http_requests_total", "HTTP requests", ("path", "method", "status"), registry=self.registry
@@ -33,7 +35,7 @@ class FunctionMetrics:
         # prometheus-flask-exporter serves the exposition (content negotiation, /metrics route, multiprocess
         # support); the request metrics above are ours because its defaults lack the spec's names and labels.
         self.exporter = PrometheusMetrics(
-            app, registry=self.registry, export_defaults=False, path="/metrics", excluded_paths=["/metrics"]
+            app, registry=self.registry, export_defaults=False, path=path, excluded_paths=[path]
         )
         app.extensions[REGISTRY_KEY] = self
         app.before_request(self._start)
@@ -44,7 +46,7 @@ class FunctionMetrics:
         g.request_started = perf_counter()
 
     def _observe(self, response: Response) -> Response:
-        if request.path == "/metrics":
+        if request.path == self.path:
             return response
         path = request.url_rule.rule if request.url_rule is not None else "unmatched"
         self.requests.labels(path, request.method, str(response.status_code)).inc()

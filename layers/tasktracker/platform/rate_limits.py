@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter import Limiter
@@ -74,4 +74,13 @@ def configure_rate_limits(app: Flask, *, storage_uri: str, default_limit: str, l
         RATELIMIT_STORAGE_URI=storage_uri if enabled else "memory://",
         RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 1, "socket_timeout": 1},
     )
+
+    @app.after_request
+    def retry_after_only_when_limited(response: Response) -> Response:
+        # Flask-Limiter sends Retry-After on every answer; it only means something on a 429.
+        if response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        return response
+
+    # Registered after the hook above, so it runs before it: after_request hooks run in reverse order.
     limiter.init_app(app)

@@ -13,13 +13,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tasktracker.application.ports import PresignedUpload, StoredObject
 from tasktracker.config import Settings
-from tasktracker.domain.errors import PayloadTooLargeError, ServiceUnavailableError
+from tasktracker.domain.errors import NotFoundError, PayloadTooLargeError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
-# Parts of 8 MiB, two at a time: a large upload holds about 16 MiB, whatever the file's size.
+# Parts of 8 MiB, two at a time: a large upload holds about 24 MiB (two parts in flight, one being read),
+# whatever the file's size.
 TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+# s3transfer buffers up to 10 parts read ahead from a stream by default; boto3's TransferConfig cannot say otherwise.
+TRANSFER.max_in_memory_upload_chunks = 2
 
 T = TypeVar("T")
 
@@ -117,7 +120,14 @@ class S3FileStorage:
             logger.warning("could not remove a partial object", extra={"storage_key": key})
 
     def open(self, key: str) -> StoredObject:
-        response = self._call(lambda: self._client.get_object(Bucket=self.bucket, Key=key))
+        try:
+            response = self._call(lambda: self._client.get_object(Bucket=self.bucket, Key=key))
+        except ServiceUnavailableError as error:
+            if isinstance(error.__cause__, ClientError) and _is_missing(error.__cause__):
+                # A row without its file: retrying cannot help, so this is not a 503.
+                logger.error("stored object is missing", extra={"storage_key": key})
+                raise NotFoundError("The attachment's file is missing", code="ATTACHMENT_FILE_MISSING") from error
+            raise
         body: IO[bytes] = response["Body"]
 
         def chunks() -> Iterator[bytes]:

@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     and_,
     case,
     delete,
@@ -22,10 +23,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from tasktracker.application.ports import AuditQuery, DueTask, Page, TaskQuery
+from tasktracker.application.ports import AuditQuery, DueTask, Page, SentReminder, TaskQuery
 from tasktracker.domain.entities import Attachment, AuditEvent, RefreshToken, Task, TaskView, User
 from tasktracker.domain.enums import PRIVATE_AUDIT_EVENT_TYPES, AuditEventType, ReminderType, TaskPriority, TaskStatus
 
@@ -156,19 +158,16 @@ _SORT_COLUMNS: dict[str, Any] = {
 _SEARCH_TEXT = search_text_expression(TaskRow.title, TaskRow.description)
 
 
-def _tag_names(session: Session, task_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
-    names: dict[UUID, list[str]] = {task_id: [] for task_id in task_ids}
-    if not task_ids:
-        return names
-    rows = session.execute(
-        select(TaskTagRow.task_id, TagRow.name)
-        .join(TagRow, TagRow.id == TaskTagRow.tag_id)
-        .where(TaskTagRow.task_id.in_(task_ids))
-        .order_by(TaskTagRow.task_id, TaskTagRow.position)
-    )
-    for task_id, name in rows:
-        names[task_id].append(name)
-    return names
+# A task's tag names in the order the user gave them, as a column of the task's own query: no round trip
+# of its own. ARRAY(subquery) is an empty array, not null, for a task without tags.
+_TAG_NAMES = func.array(
+    select(TagRow.name)
+    .join(TaskTagRow, TaskTagRow.tag_id == TagRow.id)
+    .where(TaskTagRow.task_id == TaskRow.id)
+    .order_by(TaskTagRow.position)
+    .scalar_subquery(),
+    type_=ARRAY(String),
+)
 
 
 def _task(row: Any, tags: list[str]) -> Task:
@@ -212,16 +211,15 @@ class SqlTaskRepository:
         self._set_tags(task.id, task.tags)
 
     def get(self, task_id: UUID) -> Task | None:
-        return self._get(select(TaskRow).where(TaskRow.id == task_id))
+        return self._get(select(TaskRow, _TAG_NAMES).where(TaskRow.id == task_id))
 
     def get_for_update(self, task_id: UUID) -> Task | None:
-        return self._get(select(TaskRow).where(TaskRow.id == task_id).with_for_update())
+        # FOR UPDATE locks the task's row only: the tag subquery is not part of FROM.
+        return self._get(select(TaskRow, _TAG_NAMES).where(TaskRow.id == task_id).with_for_update())
 
-    def _get(self, statement: Select[Any]) -> Task | None:
-        row = self.session.execute(statement).scalar_one_or_none()
-        if row is None:
-            return None
-        return _task(row, _tag_names(self.session, [row.id])[row.id])
+    def _get(self, statement: Select[TaskRow, Sequence[str]]) -> Task | None:
+        row = self.session.execute(statement).one_or_none()
+        return _task(row[0], list(row[1])) if row else None
 
     def get_view(self, task_id: UUID) -> TaskView | None:
         page = self._select_views(self._view_query().where(TaskRow.id == task_id))
@@ -252,14 +250,17 @@ class SqlTaskRepository:
             for key in query.sort
         ]
         order += [TaskRow.created_at.desc(), TaskRow.id.desc()]
-        statement = (
-            self._view_query()
+        # The page's ids are picked first, so that owner emails and tag names are fetched for the rows shown,
+        # not for every row an OFFSET skips. Still one statement.
+        page_ids = (
+            select(TaskRow.id)
             .where(*conditions)
             .order_by(*order)
             .limit(query.page_size)
             .offset((query.page - 1) * query.page_size)
+            .correlate(None)
         )
-        items = self._select_views(statement)
+        items = self._select_views(self._view_query().where(TaskRow.id.in_(page_ids)).order_by(*order))
         total = self.session.execute(select(func.count()).select_from(TaskRow).where(*conditions)).scalar_one()
         return Page(items=items, page=query.page, page_size=query.page_size, total=int(total))
 
@@ -291,12 +292,11 @@ class SqlTaskRepository:
 
     @staticmethod
     def _view_query() -> Any:
-        return select(TaskRow, UserRow.email).join(UserRow, UserRow.id == TaskRow.owner_id)
+        return select(TaskRow, UserRow.email, _TAG_NAMES).join(UserRow, UserRow.id == TaskRow.owner_id)
 
     def _select_views(self, statement: Select[Any]) -> list[TaskView]:
         rows = self.session.execute(statement).all()
-        tags = _tag_names(self.session, [row[0].id for row in rows])
-        return [TaskView(task=_task(task_row, tags[task_row.id]), owner_email=email) for task_row, email in rows]
+        return [TaskView(task=_task(task_row, tags), owner_email=email) for task_row, email, tags in rows]
 
     def _set_tags(self, task_id: UUID, names: list[str]) -> None:
         self.session.execute(delete(TaskTagRow).where(TaskTagRow.task_id == task_id))
@@ -427,8 +427,10 @@ class SqlReminderRepository:
     def claim_due_soon(
         self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int
     ) -> list[DueTask]:
+        # The batch's tasks with the columns the audit events need, read once: joining the claimed ids back to
+        # `tasks` made PostgreSQL scan and hash the whole table for every batch.
         due = (
-            select(TaskRow.id, literal(ReminderType.DUE_SOON.value), literal(sent_at))
+            select(TaskRow.id, TaskRow.owner_id, TaskRow.title, TaskRow.due_date)
             .where(
                 TaskRow.status != TaskStatus.DONE.value,
                 TaskRow.due_date.is_not(None),
@@ -443,20 +445,22 @@ class SqlReminderRepository:
             )
             .order_by(TaskRow.due_date, TaskRow.id)
             .limit(limit)
+            .cte("due")
         )
         # INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING: the unique constraint, not a prior check,
         # decides which concurrent pass claims a task.
         claimed = (
             pg_insert(ReminderLogRow)
-            .from_select(["task_id", "reminder_type", "sent_at"], due)
+            .from_select(
+                ["task_id", "reminder_type", "sent_at"],
+                select(due.c.id, literal(ReminderType.DUE_SOON.value), literal(sent_at)),
+            )
             .on_conflict_do_nothing(index_elements=["task_id", "reminder_type"])
             .returning(ReminderLogRow.task_id)
             .cte("claimed")
         )
         rows = self.session.execute(
-            select(TaskRow.id, TaskRow.owner_id, TaskRow.title, TaskRow.due_date).join(
-                claimed, claimed.c.task_id == TaskRow.id
-            )
+            select(due.c.id, due.c.owner_id, due.c.title, due.c.due_date).join(claimed, claimed.c.task_id == due.c.id)
         ).all()
         return [DueTask(task_id=row.id, owner_id=row.owner_id, title=row.title, due_date=row.due_date) for row in rows]
 
@@ -466,3 +470,30 @@ class SqlReminderRepository:
                 ReminderLogRow.task_id == task_id, ReminderLogRow.reminder_type == ReminderType.DUE_SOON.value
             )
         )
+
+    def list_sent(self, page: int, page_size: int) -> Page[SentReminder]:
+        rows = self.session.execute(
+            select(
+                ReminderLogRow.task_id,
+                ReminderLogRow.reminder_type,
+                ReminderLogRow.sent_at,
+                TaskRow.title,
+                TaskRow.due_date,
+            )
+            .join(TaskRow, TaskRow.id == ReminderLogRow.task_id)
+            .order_by(ReminderLogRow.sent_at.desc(), ReminderLogRow.id.desc())
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        ).all()
+        total = self.session.execute(select(func.count()).select_from(ReminderLogRow)).scalar_one()
+        items = [
+            SentReminder(
+                task_id=row.task_id,
+                reminder_type=ReminderType(row.reminder_type),
+                sent_at=row.sent_at,
+                title=row.title,
+                due_date=row.due_date,
+            )
+            for row in rows
+        ]
+        return Page(items=items, page=page, page_size=page_size, total=int(total))

@@ -1,0 +1,37 @@
+"""The attachments function: a WSGI app for its container and a Lambda handler."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tasktracker import bootstrap
+from tasktracker.bootstrap.attachments import attachment_use_cases
+from tasktracker.config import Settings
+from tasktracker.config import settings as environment_settings
+from tasktracker.platform.app_factory import create_function_app, lazy_lambda_handler
+
+from .routes import blp
+
+# Room for the multipart framing (boundary, part headers, a long filename) around the largest file allowed.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or environment_settings()
+    app = create_function_app(
+        "attachments",
+        title="Task Tracker · attachments",
+        description="Files attached to tasks, stored in S3: upload through the API (multipart) or straight to S3 "
+        "with a presigned form, list, download, remove.",
+        blueprints=[blp],
+        settings=settings,
+        is_active_user=bootstrap.active_users(settings),
+    )
+    # A body announced larger than any allowed upload is refused (413) before a byte of it is read.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    app.extensions["attachment_use_cases"] = attachment_use_cases(settings)
+    return app
+
+
+# AWS Lambda entry point (API Gateway HTTP API, payload format 2.0).
+handler = lazy_lambda_handler(create_app)

@@ -1,0 +1,160 @@
+"""Health, merged metrics, merged OpenAPI document and the docs index: public, and never rate-limited so
+that monitoring always gets an answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from flask import Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.core import Metric
+
+from tasktracker.platform.metrics import REGISTRY_KEY
+from tasktracker.platform.rate_limits import limiter
+from tasktracker.platform.smorest import FunctionBlueprint
+
+from .merged_metrics import merged_exposition, parse_exposition
+from .merged_openapi import merge_documents
+from .peers import HttpPeer, Peer, call_concurrently, peers_of
+from .readiness import Readiness
+from .schemas import LivenessSchema, ReadinessSchema
+
+# Scrapes and documents may take a little longer than a health check, but a hung function must not hold
+# the answer for long.
+FETCH_TIMEOUT_SECONDS = 3.0
+
+blp = FunctionBlueprint("ops", __name__, description="Health, metrics and documentation of the whole API.")
+
+
+@dataclass(frozen=True)
+class Operations:
+    own_name: str
+    function_urls: dict[str, str]
+    readiness: Readiness
+    # Processes that are not functions but have metrics of their own: the reminder worker.
+    extra_metrics_urls: dict[str, str] = field(default_factory=dict)
+
+    def peers(self) -> list[Peer]:
+        return peers_of(self.own_name, self.function_urls, request.environ)
+
+    def function_names(self) -> list[str]:
+        """Every function of the API: the ones ops watches, then ops itself."""
+        return [*(peer.name for peer in self.peers()), self.own_name]
+
+
+def operations() -> Operations:
+    ops: Operations = current_app.extensions["operations"]
+    return ops
+
+
+@blp.route("/api/v1/health/live", methods=["GET"])
+@limiter.exempt
+@blp.response(200, LivenessSchema)
+def live() -> dict[str, str]:
+    """The ops function answers"""
+    return {"status": "ok"}
+
+
+@blp.route("/api/v1/health/ready", methods=["GET"])
+@limiter.exempt
+@blp.response(200, ReadinessSchema, description="Every required component is up")
+@blp.alt_response(503, schema=ReadinessSchema, description="A required component is down (same body)")
+def ready() -> tuple[dict[str, Any], int]:
+    """The database, Redis, S3 and every function answer (the worker is reported, not required)"""
+    ops = operations()
+    is_ready, body = ops.readiness.report(ops.peers())
+    return body, 200 if is_ready else 503
+
+
+@blp.route("/metrics", methods=["GET"])
+@limiter.exempt
+@blp.response(200, content_type="text/plain", description="Prometheus text exposition")
+def metrics() -> Response:
+    """Every function's metrics, each series labelled function="<name>"; function_up is 0 for one that is down"""
+    ops = operations()
+    targets: list[Peer] = [*ops.peers(), *(HttpPeer(name, url) for name, url in ops.extra_metrics_urls.items())]
+    scrapes = call_concurrently({peer.name: _scrape(peer) for peer in targets}, FETCH_TIMEOUT_SECONDS)
+    own = list(current_app.extensions[REGISTRY_KEY].registry.collect())
+    families = {ops.own_name: own, **scrapes}
+    return Response(merged_exposition(families), content_type=CONTENT_TYPE_LATEST)
+
+
+@blp.route("/api/v1/openapi.json", methods=["GET"])
+@limiter.exempt
+@blp.response(200, description="An OpenAPI 3.0.3 document")
+def openapi_document() -> Response:
+    """Every function's OpenAPI document merged into one"""
+    ops = operations()
+    fetched = call_concurrently(
+        {peer.name: _document(peer) for peer in ops.peers()},
+        FETCH_TIMEOUT_SECONDS,
+    )
+    own = current_app.extensions["tasktracker_api"].spec.to_dict()
+    documents = {name: own if name == ops.own_name else fetched.get(name) for name in ops.function_names()}
+    available = {name: document for name, document in documents.items() if document is not None}
+    merged = merge_documents(
+        available,
+        title="Task Tracker API",
+        description="The whole API: every function's operations in one document.",
+    )
+    missing = sorted(set(documents) - set(available))
+    if missing:
+        merged["x-unavailable-functions"] = missing
+    return current_app.response_class(json.dumps(merged), mimetype="application/json")
+
+
+@blp.route("/api/v1/docs", methods=["GET"], strict_slashes=False)
+@limiter.exempt
+@blp.response(200, content_type="text/html", description="An HTML page")
+def docs_index() -> Response:
+    """Links to every function's Swagger UI and to the merged document"""
+    links = "\n".join(
+        f'    <li><a href="/api/v1/{escape(name)}/docs">{escape(name)}</a></li>'
+        for name in operations().function_names()
+    )
+    page = _DOCS_PAGE.format(links=links)
+    return Response(page, content_type="text/html; charset=utf-8")
+
+
+def _scrape(peer: Peer) -> Callable[[], list[Metric]]:
+    def scrape() -> list[Metric]:
+        answer = peer.get("/metrics", FETCH_TIMEOUT_SECONDS)
+        if answer.status != 200:
+            raise RuntimeError(f"{peer.name} answered its metrics scrape with {answer.status}")
+        return parse_exposition(answer.body)
+
+    return scrape
+
+
+def _document(peer: Peer) -> Callable[[], dict[str, Any]]:
+    def fetch() -> dict[str, Any]:
+        answer = peer.get(f"/api/v1/{peer.name}/openapi.json", FETCH_TIMEOUT_SECONDS)
+        if answer.status != 200:
+            raise RuntimeError(f"{peer.name} answered its OpenAPI document with {answer.status}")
+        document: dict[str, Any] = json.loads(answer.body)
+        return document
+
+    return fetch
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Task Tracker API documentation</title>
+  <style>body {{ font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; line-height: 1.6; }}</style>
+</head>
+<body>
+  <h1>Task Tracker API</h1>
+  <p>Each function documents its own operations; try them in its Swagger UI.</p>
+  <ul>
+{links}
+  </ul>
+  <p>The whole API in one document: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.0.3).</p>
+</body>
+</html>
+"""

@@ -1,0 +1,67 @@
+"""The reminders function: a WSGI app for its container and a Lambda handler.
+
+The handler serves two kinds of events: EventBridge's scheduled event runs one reminder pass (the same
+pass as the Celery job), anything else is an HTTP request for the app. Never imports Celery.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+
+from tasktracker import bootstrap
+from tasktracker.application.reminders import ReminderQueries
+from tasktracker.config import Settings
+from tasktracker.config import settings as environment_settings
+from tasktracker.platform.app_factory import create_function_app, lambda_handler
+from tasktracker.platform.logs import configure_logging
+
+from .passes import run_reminder_pass
+from .routes import blp
+
+_EVENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or environment_settings()
+    app = create_function_app(
+        "reminders",
+        title="Task Tracker · reminders",
+        description=(
+            "Reminders sent for tasks due within 24 hours. A scheduler (Celery beat, or EventBridge on AWS) "
+            "runs the pass; this API lists what it sent."
+        ),
+        blueprints=[blp],
+        settings=settings,
+        is_active_user=bootstrap.active_users(settings),
+    )
+    app.extensions["reminder_queries"] = ReminderQueries(bootstrap.unit_of_work_factory(settings))
+    return app
+
+
+def is_scheduled_event(event: dict[str, Any]) -> bool:
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def scheduled_correlation_id(event: dict[str, Any]) -> str | None:
+    """EventBridge's event id: new for every scheduled run, the same when Lambda retries that run."""
+    event_id = event.get("id")
+    return event_id if isinstance(event_id, str) and _EVENT_ID.match(event_id) else None
+
+
+_http_handler: Any = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point: an EventBridge schedule, or API Gateway HTTP API (payload format 2.0)."""
+    global _http_handler
+    if is_scheduled_event(event):
+        settings = environment_settings()
+        configure_logging(settings.log_level)
+        return run_reminder_pass(settings, scheduled_correlation_id(event)).as_dict()
+    if _http_handler is None:
+        _http_handler = lambda_handler(create_app())
+    result: dict[str, Any] = _http_handler(event, context)
+    return result

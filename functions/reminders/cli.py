@@ -1,0 +1,55 @@
+"""`python -m functions.reminders.cli run|worker|beat`
+
+run     one reminder pass now; prints how many were sent, in how many batches, how long it took, and its
+        correlation id (to find its log lines and audit events)
+worker  the Celery worker (arguments after `worker` go to `celery worker`, e.g. --concurrency 1)
+beat    the Celery beat (arguments go to `celery beat`, e.g. --schedule .local/beat/celerybeat-schedule).
+        Run exactly one beat per schedule: two would publish every run twice (harmless, but wasted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tasktracker.config import settings as environment_settings
+from tasktracker.platform.logs import configure_logging
+
+from .passes import run_reminder_pass
+
+
+def run_once() -> int:
+    settings = environment_settings()
+    configure_logging(settings.log_level)
+    report = run_reminder_pass(settings)
+    print(
+        f"Sent {report.sent} reminder{'' if report.sent == 1 else 's'} in {report.batches} "
+        f"batch{'' if report.batches == 1 else 'es'} in {report.duration_seconds:.3f} s "
+        f"(correlation id {report.correlation_id})",
+        flush=True,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.reminders.cli", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("command", choices=("run", "worker", "beat"))
+    args, celery_arguments = parser.parse_known_args(argv)
+    if args.command == "run":
+        if celery_arguments:
+            parser.error(f"run takes no arguments: {' '.join(celery_arguments)}")
+        return run_once()
+    # Imported only here: `run` never loads Celery.
+    from .worker import app
+
+    if args.command == "worker":
+        app.worker_main(["worker", *celery_arguments])
+    else:
+        app.start(["beat", *celery_arguments])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The Celery entry point of the reminders function: `celery -A functions.reminders.worker worker|beat`.
+
+Beat publishes `tasktracker.send_reminders` every REMINDER_INTERVAL_SECONDS; the worker runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import signals
+
+from tasktracker.adapters.celery.app import create_celery_app
+from tasktracker.adapters.celery.reminders import register_reminder_job
+from tasktracker.config import settings as environment_settings
+from tasktracker.platform.logs import configure_logging
+
+from .passes import run_reminder_pass
+
+settings = environment_settings()
+app = create_celery_app(settings)
+register_reminder_job(app, settings, lambda correlation_id: run_reminder_pass(settings, correlation_id))
+
+
+@signals.setup_logging.connect(weak=False)
+def json_logs(**_: Any) -> None:
+    """The worker and beat log like the functions: JSON lines with the correlation id, at LOG_LEVEL."""
+    configure_logging(settings.log_level)

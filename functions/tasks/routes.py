@@ -1,0 +1,123 @@
+"""HTTP only: parse, call the use case, answer. Rules live in the application layer."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask import current_app
+
+from tasktracker.application.ports import Page, TaskQuery
+from tasktracker.application.task_queries import parse_enums, parse_sort, parse_tags
+from tasktracker.application.tasks import TaskDetail, TaskUseCases
+from tasktracker.domain.entities import TaskView
+from tasktracker.domain.enums import TaskPriority, TaskStatus
+from tasktracker.platform.security import BEARER_SECURITY, current_user_id, login_required
+from tasktracker.platform.smorest import FunctionBlueprint
+
+from .schemas import (
+    TaskChangesSchema,
+    TaskDetailSchema,
+    TaskPageSchema,
+    TaskQuerySchema,
+    TaskSchema,
+    TaskWriteSchema,
+)
+
+blp = FunctionBlueprint(
+    "tasks",
+    __name__,
+    url_prefix="/api/v1/tasks",
+    description="Everyone signed in may read every task; only a task's owner may change or delete it.",
+)
+
+
+def use_cases() -> TaskUseCases:
+    tasks: TaskUseCases = current_app.extensions["task_use_cases"]
+    return tasks
+
+
+@blp.route("", methods=["POST"])
+@login_required
+@blp.arguments(TaskWriteSchema)
+@blp.response(201, TaskSchema)
+@blp.error(401, description="Missing, invalid or expired access token")
+@blp.doc(security=BEARER_SECURITY)
+def create_task(body: dict[str, Any]) -> TaskView:
+    """Create a task owned by the signed-in user"""
+    return use_cases().create(current_user_id(), **body)
+
+
+@blp.route("", methods=["GET"])
+@login_required
+@blp.arguments(TaskQuerySchema, location="query")
+@blp.response(200, TaskPageSchema)
+@blp.error(400, description="A filter, sort or paging parameter is not valid")
+@blp.error(401, description="Missing, invalid or expired access token")
+@blp.doc(security=BEARER_SECURITY)
+def list_tasks(args: dict[str, Any]) -> Page[TaskView]:
+    """Search, filter, sort and page through every user's tasks"""
+    return use_cases().search(
+        TaskQuery(
+            search=args.get("search"),
+            statuses=parse_enums("status", args.get("status"), TaskStatus),
+            priorities=parse_enums("priority", args.get("priority"), TaskPriority),
+            tags=parse_tags(args.get("tags")),
+            due_from=args.get("due_from"),
+            due_to=args.get("due_to"),
+            owner_id=current_user_id() if args.get("owner") == "me" else args.get("owner_id"),
+            sort=parse_sort(",".join(args.get("sort", []))),
+            page=args["page"],
+            page_size=args["page_size"],
+        )
+    )
+
+
+@blp.route("/<uuid:task_id>", methods=["GET"])
+@login_required
+@blp.response(200, TaskDetailSchema)
+@blp.error(401, description="Missing, invalid or expired access token")
+@blp.error(404, description="The task does not exist")
+@blp.doc(security=BEARER_SECURITY)
+def get_task(task_id: UUID) -> TaskDetail:
+    """A task with a summary of its attachments"""
+    return use_cases().get(task_id)
+
+
+@blp.route("/<uuid:task_id>", methods=["PUT"])
+@login_required
+@blp.arguments(TaskWriteSchema)
+@blp.response(200, TaskSchema)
+@blp.error(401, description="Missing, invalid or expired access token")
+@blp.error(403, description="Only the task's owner may change it")
+@blp.error(404, description="The task does not exist")
+@blp.doc(security=BEARER_SECURITY)
+def replace_task(body: dict[str, Any], task_id: UUID) -> TaskView:
+    """Replace every field: omitted ones go back to their defaults (no description, TODO, MEDIUM, no due
+    date, no tags)"""
+    return use_cases().replace(current_user_id(), task_id, body)
+
+
+@blp.route("/<uuid:task_id>", methods=["PATCH"])
+@login_required
+@blp.arguments(TaskChangesSchema(partial=True))
+@blp.response(200, TaskSchema)
+@blp.error(401, description="Missing, invalid or expired access token")
+@blp.error(403, description="Only the task's owner may change it")
+@blp.error(404, description="The task does not exist")
+@blp.doc(security=BEARER_SECURITY)
+def update_task(body: dict[str, Any], task_id: UUID) -> TaskView:
+    """Change only the given fields"""
+    return use_cases().update(current_user_id(), task_id, body)
+
+
+@blp.route("/<uuid:task_id>", methods=["DELETE"])
+@login_required
+@blp.response(204)
+@blp.error(401, description="Missing, invalid or expired access token")
+@blp.error(403, description="Only the task's owner may delete it")
+@blp.error(404, description="The task does not exist")
+@blp.doc(security=BEARER_SECURITY)
+def delete_task(task_id: UUID) -> None:
+    """Delete a task, its attachments (rows and files) and its reminders"""
+    use_cases().delete(current_user_id(), task_id)

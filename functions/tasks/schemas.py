@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, TASK_SORT_FIELDS
+from tasktracker.domain import rules
+from tasktracker.domain.entities import TaskView
+from tasktracker.domain.enums import TaskPriority, TaskStatus
+
+_STATUSES = ", ".join(member.value for member in TaskStatus)
+_PRIORITIES = ", ".join(member.value for member in TaskPriority)
+_AWARE = "ISO 8601 with a timezone, e.g. 2025-12-31T10:00:00Z"
+
+
+class TaskWriteSchema(ma.Schema):
+    """The writable fields (tasktracker.domain.entities.TASK_WRITABLE_FIELDS); the domain enforces the limits,
+    repeated here so that the OpenAPI document shows them. Any other field is refused, id and owner_id included."""
+
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=rules.TITLE_MAX_LENGTH))
+    description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=rules.DESCRIPTION_MAX_LENGTH))
+    status = ma.fields.Enum(TaskStatus, metadata={"description": "TODO unless given"})
+    priority = ma.fields.Enum(TaskPriority, metadata={"description": "MEDIUM unless given"})
+    due_date = ma.fields.AwareDateTime(allow_none=True, metadata={"description": _AWARE})
+    tags = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=rules.TAG_MAX_LENGTH)),
+        allow_none=True,
+        validate=ma.validate.Length(max=rules.TAGS_MAX_PER_TASK),
+        metadata={"description": "Tag names; stored trimmed and lower-cased, duplicates dropped, order kept"},
+    )
+
+
+class TaskChangesSchema(TaskWriteSchema):
+    """For PATCH, loaded with partial=True: the same fields, each optional. A class of its own so that the
+    OpenAPI document names it (apispec would otherwise call it TaskWrite1)."""
+
+
+class TaskSchema(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    owner_id = ma.fields.UUID(required=True)
+    owner_email = ma.fields.String(required=True, allow_none=True, metadata={"description": "The owner's email"})
+    title = ma.fields.String(required=True)
+    description = ma.fields.String(required=True, allow_none=True)
+    status = ma.fields.Enum(TaskStatus, required=True)
+    priority = ma.fields.Enum(TaskPriority, required=True)
+    due_date = ma.fields.AwareDateTime(required=True, allow_none=True)
+    tags = ma.fields.List(ma.fields.String(), required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    updated_at = ma.fields.AwareDateTime(required=True)
+
+    @ma.pre_dump
+    def flatten(self, view: TaskView, **kwargs: Any) -> dict[str, Any]:
+        # The use cases answer a TaskView (the task and its owner's email); clients see one flat object.
+        return {**vars(view.task), "owner_email": view.owner_email}
+
+
+class AttachmentSummarySchema(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    filename = ma.fields.String(required=True)
+    content_type = ma.fields.String(required=True)
+    size_bytes = ma.fields.Integer(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+
+
+class TaskDetailSchema(ma.Schema):
+    task = ma.fields.Nested(TaskSchema, required=True, attribute="view")
+    attachments = ma.fields.List(
+        ma.fields.Nested(AttachmentSummarySchema), required=True, metadata={"description": "Oldest first"}
+    )
+
+
+class TaskPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(TaskSchema), required=True)
+    page = ma.fields.Integer(required=True)
+    page_size = ma.fields.Integer(required=True)
+    total = ma.fields.Integer(required=True, metadata={"description": "Tasks matching the filters, on all pages"})
+
+
+def _several(description: str) -> ma.fields.List[str]:
+    # A list so that both `status=TODO,DONE` and repeated `status=` work; the use case's parsers split them.
+    return ma.fields.List(ma.fields.String(), metadata={"description": f"{description}, comma-separated or repeated"})
+
+
+class TaskQuerySchema(ma.Schema):
+    search = ma.fields.String(
+        metadata={"description": "Text contained in the title or description, ignoring case"},
+    )
+    status = _several(f"One or more of {_STATUSES}")
+    priority = _several(f"One or more of {_PRIORITIES}")
+    tags = _several("Tasks with any of these tags")
+    due_from = ma.fields.AwareDateTime(metadata={"description": f"Due at or after ({_AWARE})"})
+    due_to = ma.fields.AwareDateTime(metadata={"description": f"Due at or before ({_AWARE})"})
+    owner = ma.fields.String(
+        validate=ma.validate.OneOf(["me"]), metadata={"description": "`me`: only the signed-in user's tasks"}
+    )
+    owner_id = ma.fields.UUID(metadata={"description": "Only this user's tasks"})
+    sort = _several(
+        f"`field:direction` pairs, applied in order; fields: {', '.join(TASK_SORT_FIELDS)}; direction asc "
+        "(the default) or desc. Newest first when absent, and as the last tie-breaker"
+    )
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1), metadata={"description": "1-based"})
+    page_size = ma.fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+    @ma.validates_schema
+    def one_owner_filter(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "owner" in data and "owner_id" in data:
+            raise ma.ValidationError("Give owner=me or owner_id, not both.", field_name="owner_id")

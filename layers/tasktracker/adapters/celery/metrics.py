@@ -1,0 +1,76 @@
+"""The worker's Prometheus metrics, served by its main process on WORKER_METRICS_PORT at /metrics.
+
+Jobs run in prefork pool processes while the main process serves the scrape, so the values go through
+prometheus_client's multiprocess mode: each process writes its own files in one directory and the
+collector adds them up. Counters of a pool process that died stay in the sum.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server, values
+
+MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+RUN_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        # Registered nowhere: in multiprocess mode the values live in files, which the collector reads.
+        self.processed = Counter(
+            "reminders_processed_total", "Reminders sent: one per task and due date", registry=None
+        )
+        self.failed = Counter(
+            "reminders_failed_total",
+            "Reminder runs given up on, by reason (error, retries_exhausted, worker_lost, expired, revoked)",
+            ("reason",),
+            registry=None,
+        )
+        self.run_duration = Histogram(
+            "reminder_run_duration_seconds",
+            "Duration of completed reminder runs",
+            registry=None,
+            buckets=RUN_DURATION_BUCKETS,
+        )
+
+
+@dataclass
+class MetricsDirectory:
+    path: Path
+    owned: bool
+
+    @classmethod
+    def prepare(cls) -> MetricsDirectory:
+        """Call in the worker's main process before any metric exists and before the pool starts."""
+        given = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
+        if given:
+            path = Path(given)
+            path.mkdir(parents=True, exist_ok=True)
+            # Files of an earlier worker would be added to this one's counts.
+            for stale in path.glob("*.db"):
+                stale.unlink()
+        else:
+            path = Path(tempfile.mkdtemp(prefix="tasktracker-worker-metrics-"))
+            os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = str(path)
+        # prometheus_client chooses how to store values when it is first imported, which may have been
+        # before the directory was known: choose again, so the metrics created from now on use the files.
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        return cls(path, owned=not given)
+
+    def remove(self) -> None:
+        if self.owned:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def serve_metrics(port: int, directory: MetricsDirectory) -> WSGIServer:
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(directory.path))  # type: ignore[no-untyped-call]
+    # Every interface: the ops function scrapes the worker from another container.
+    server, _thread = start_http_server(port, addr="0.0.0.0", registry=registry)
+    return server

@@ -14,10 +14,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
 from infra.router.routing import load_routes, render_nginx
+from tasktracker.config import DEFAULT_MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
 
 from .services import LocalServices, start_local_services, wait_for_port
 
@@ -70,6 +72,11 @@ def gunicorn_command(target: str, port: int, *, reload: bool = False, threads: i
     if reload:
         command += ["--reload"]
     return command
+
+
+def request_body_limit(env: Mapping[str, str]) -> int:
+    """What the router lets through: the functions' own limit (largest upload plus its multipart envelope)."""
+    return int(env.get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES) + MULTIPART_OVERHEAD_BYTES
 
 
 def migrate(database_url: str) -> None:
@@ -133,6 +140,7 @@ def main() -> None:
                 render_nginx(
                     routes,
                     listen=str(args.port),
+                    max_body_bytes=request_body_limit(env),
                     daemon=False,
                     pid_file=str(STATE / "nginx" / "nginx.pid"),
                     temp_dir=str(STATE / "nginx"),

@@ -12,9 +12,6 @@ from tasktracker.platform.app_factory import create_function_app, lazy_lambda_ha
 
 from .routes import blp
 
-# Room for the multipart framing (boundary, part headers, a long filename) around the largest file allowed.
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
-
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or environment_settings()
@@ -28,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         is_active_user=bootstrap.active_users(settings),
     )
     # A body announced larger than any allowed upload is refused (413) before a byte of it is read.
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_body_bytes
     app.extensions["attachment_use_cases"] = attachment_use_cases(settings)
     return app
 

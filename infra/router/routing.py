@@ -54,7 +54,8 @@ http {{
     sendfile on;
     keepalive_timeout 65;
 
-    # Uploads are capped here too, so an oversize body is cut off before it reaches a function.
+    # The same limit as the functions' (max upload + multipart envelope): a larger body is refused here in
+    # full, before it is streamed to a function that would answer early and reset the connection.
     client_max_body_size {max_body};
 
 {upstreams}
@@ -132,7 +133,7 @@ def render_nginx(
     *,
     hosts: dict[str, str] | None = None,
     listen: str = "8000",
-    max_body: str = "30m",
+    max_body_bytes: int = 25 * 1024 * 1024 + 64 * 1024,
     daemon: bool = True,
     pid_file: str | None = None,
     temp_dir: str = "/var/cache/nginx",
@@ -162,7 +163,7 @@ def render_nginx(
         upstreams=upstreams,
         locations=locations,
         listen=listen,
-        max_body=max_body,
+        max_body=max_body_bytes,
         temp_dir=temp_dir,
         access_log=access_log,
         error_log=error_log,
@@ -177,11 +178,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Render the router's nginx config from the route table")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--listen", default="8000")
+    parser.add_argument("--max-body-bytes", type=int, default=25 * 1024 * 1024 + 64 * 1024)
     parser.add_argument("--host-suffix", default=None, help="e.g. ':8000' to address functions by service name")
     args = parser.parse_args()
     routes = load_routes()
     hosts = {route.name: f"{route.name}{args.host_suffix}" for route in routes} if args.host_suffix else None
-    config = render_nginx(routes, hosts=hosts, listen=args.listen)
+    config = render_nginx(routes, hosts=hosts, listen=args.listen, max_body_bytes=args.max_body_bytes)
     if args.output:
         args.output.write_text(config)
     else:

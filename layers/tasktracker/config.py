@@ -6,6 +6,12 @@ import os
 from dataclasses import dataclass, field
 from functools import cache
 
+# Room for the multipart envelope around an upload of max_upload_bytes. The router and the attachments
+# function refuse bodies larger than max_upload_bytes + this before reading them; the exact file size is
+# then checked while the upload streams.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
 DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-in-production"
 ENVIRONMENTS = ("development", "test", "production")
 
@@ -82,7 +88,7 @@ class Settings:
             s3_public_endpoint_url=os.environ.get("S3_PUBLIC_ENDPOINT_URL") or None,
             s3_bucket=os.environ.get("S3_BUCKET", "tasktracker-attachments"),
             s3_region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
-            max_upload_bytes=_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
+            max_upload_bytes=_int("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             presigned_upload_ttl_seconds=_int("PRESIGNED_UPLOAD_TTL_SECONDS", 900),
             reminder_interval_seconds=_int("REMINDER_INTERVAL_SECONDS", 300),
             reminder_window_seconds=_int("REMINDER_WINDOW_SECONDS", 24 * 3600),
@@ -97,6 +103,10 @@ class Settings:
         )
         settings.validate()
         return settings
+
+    @property
+    def max_request_body_bytes(self) -> int:
+        return self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
 
     def validate(self) -> None:
         if self.environment not in ENVIRONMENTS:

@@ -13,7 +13,7 @@ import requests
 
 from infra.router.routing import FunctionRoute, load_routes, render_nginx
 from local.services import free_port, wait_for_port
-from local.up import gunicorn_command
+from local.up import gunicorn_command, request_body_limit
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-for-hs256"
@@ -123,6 +123,7 @@ def start_stack(env: dict[str, str], workdir: Path, routes: list[FunctionRoute] 
             routes,
             hosts={name: f"127.0.0.1:{port}" for name, port in ports.items()},
             listen=f"127.0.0.1:{router_port}",
+            max_body_bytes=request_body_limit(env),
             daemon=False,
             pid_file=str(workdir / "nginx.pid"),
             temp_dir=str(workdir),

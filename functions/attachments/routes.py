@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 
 from tasktracker.application.attachments import AttachmentUseCases
 from tasktracker.domain.entities import Attachment
-from tasktracker.platform.security import BEARER_SECURITY, current_user_id, login_required
+from tasktracker.platform.security import current_user_id
 from tasktracker.platform.smorest import FunctionBlueprint
 
 from .schemas import (
@@ -48,15 +48,13 @@ def content_disposition(filename: str) -> str:
 
 
 @blp.route("/tasks/<uuid:task_id>/attachments", methods=["POST"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(UploadFormSchema, location="files")
 @blp.response(201, AttachmentSchema)
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(403, description="Only the task's owner may add attachments")
 @blp.error(404, description="The task does not exist")
 @blp.error(413, description="The file is larger than MAX_UPLOAD_BYTES")
 @blp.error(503, description="File storage is unavailable; nothing was stored")
-@blp.doc(security=BEARER_SECURITY)
 def upload(form: dict[str, FileStorage], task_id: UUID) -> Attachment:
     """Attach a file (multipart/form-data, field `file`); it is streamed to storage"""
     file = form["file"]
@@ -71,24 +69,20 @@ def upload(form: dict[str, FileStorage], task_id: UUID) -> Attachment:
 
 
 @blp.route("/tasks/<uuid:task_id>/attachments", methods=["GET"])
-@login_required
+@blp.requires_sign_in
 @blp.response(200, AttachmentSchema(many=True))
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(404, description="The task does not exist")
-@blp.doc(security=BEARER_SECURITY)
 def list_for_task(task_id: UUID) -> list[Attachment]:
     """The task's attachments, oldest first (no file data)"""
     return use_cases().list_for_task(task_id)
 
 
 @blp.route("/tasks/<uuid:task_id>/attachments/upload-url", methods=["POST"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(UploadRequestSchema, required=False)
 @blp.response(200, UploadTicketSchema)
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(403, description="Only the task's owner may add attachments")
 @blp.error(404, description="The task does not exist")
-@blp.doc(security=BEARER_SECURITY)
 def request_upload(body: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     """A presigned S3 form for uploading straight to storage; confirm it afterwards"""
     attachments = use_cases()
@@ -103,14 +97,12 @@ def request_upload(body: dict[str, Any], task_id: UUID) -> dict[str, Any]:
 
 
 @blp.route("/tasks/<uuid:task_id>/attachments/confirm", methods=["POST"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(ConfirmUploadSchema)
 @blp.response(201, AttachmentSchema)
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(403, description="Only the task's owner may add attachments")
 @blp.error(404, description="The task does not exist")
 @blp.error(503, description="File storage is unavailable; nothing was recorded")
-@blp.doc(security=BEARER_SECURITY)
 def confirm_upload(body: dict[str, Any], task_id: UUID) -> Attachment:
     """Record a file uploaded with a presigned form; 400 if storage holds no such upload"""
     return use_cases().confirm_upload(
@@ -119,17 +111,15 @@ def confirm_upload(body: dict[str, Any], task_id: UUID) -> Attachment:
 
 
 @blp.route("/attachments/<uuid:attachment_id>/download", methods=["GET"])
-@login_required
+@blp.requires_sign_in
 @blp.response(
     200,
     BINARY_BODY,
     content_type="application/octet-stream",
     description="The file's bytes, with its own Content-Type and a Content-Disposition: attachment",
 )
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(404, description="The attachment does not exist")
 @blp.error(503, description="File storage is unavailable")
-@blp.doc(security=BEARER_SECURITY)
 def download(attachment_id: UUID) -> Response:
     """Download an attachment; streamed from storage"""
     found = use_cases().download(attachment_id)
@@ -144,13 +134,11 @@ def download(attachment_id: UUID) -> Response:
 
 
 @blp.route("/attachments/<uuid:attachment_id>", methods=["DELETE"])
-@login_required
+@blp.requires_sign_in
 @blp.response(204)
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(403, description="Only the task's owner may remove attachments")
 @blp.error(404, description="The attachment does not exist")
 @blp.error(503, description="File storage is unavailable; the attachment was kept")
-@blp.doc(security=BEARER_SECURITY)
 def delete(attachment_id: UUID) -> None:
     """Remove an attachment: its row and its file"""
     use_cases().delete(current_user_id(), attachment_id)

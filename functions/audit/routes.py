@@ -11,7 +11,7 @@ from tasktracker.application.ports import AuditQuery, Page
 from tasktracker.application.task_queries import parse_enums
 from tasktracker.domain.entities import AuditEvent
 from tasktracker.domain.enums import AuditEventType
-from tasktracker.platform.security import BEARER_SECURITY, current_user_id, login_required
+from tasktracker.platform.security import current_user_id
 from tasktracker.platform.smorest import FunctionBlueprint
 
 from .schemas import AuditEventPageSchema, AuditEventQuerySchema
@@ -27,12 +27,10 @@ def use_cases() -> AuditUseCases:
 
 
 @blp.route("", methods=["GET"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(AuditEventQuerySchema, location="query")
 @blp.response(200, AuditEventPageSchema)
 @blp.error(400, description="A filter or paging parameter is not valid")
-@blp.error(401, description="Missing, invalid or expired access token")
-@blp.doc(security=BEARER_SECURITY)
 def list_audit_events(args: dict[str, Any]) -> Page[AuditEvent]:
     """Audit events, newest first; sign-ins and password changes are shown only to their own user"""
     return use_cases().search(

@@ -9,7 +9,7 @@ from flask import current_app
 from tasktracker.application.auth import AuthUseCases, TokenPair
 from tasktracker.domain.entities import User
 from tasktracker.platform.rate_limits import login_limit
-from tasktracker.platform.security import BEARER_SECURITY, current_user_id, login_required
+from tasktracker.platform.security import current_user_id
 from tasktracker.platform.smorest import FunctionBlueprint
 
 from .schemas import ChangePasswordSchema, LoginSchema, RefreshSchema, RegisterSchema, TokenSchema, UserSchema
@@ -55,21 +55,18 @@ def refresh(body: dict[str, Any]) -> TokenPair:
 
 
 @blp.route("/me", methods=["GET"])
-@login_required
+@blp.requires_sign_in
 @blp.response(200, UserSchema)
-@blp.error(401, description="Missing, invalid or expired access token")
-@blp.doc(security=BEARER_SECURITY)
 def me() -> User:
     """The signed-in user"""
     return use_cases().me(current_user_id())
 
 
 @blp.route("/change-password", methods=["POST"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(ChangePasswordSchema)
 @blp.response(204)
 @blp.error(401, description="Missing token, or the current password is incorrect")
-@blp.doc(security=BEARER_SECURITY)
 def change_password(body: dict[str, Any]) -> None:
     """Change the password; every refresh token of the user is revoked"""
     use_cases().change_password(current_user_id(), body["current_password"], body["new_password"])

@@ -8,7 +8,6 @@ from flask import current_app
 
 from tasktracker.application.ports import Page, SentReminder
 from tasktracker.application.reminders import ReminderQueries
-from tasktracker.platform.security import BEARER_SECURITY, login_required
 from tasktracker.platform.smorest import FunctionBlueprint
 
 from .schemas import PageArgsSchema, SentReminderPageSchema
@@ -27,12 +26,10 @@ def queries() -> ReminderQueries:
 
 
 @blp.route("", methods=["GET"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, SentReminderPageSchema)
 @blp.error(400, description="page or page_size out of range")
-@blp.error(401, description="Missing, invalid or expired access token")
-@blp.doc(security=BEARER_SECURITY)
 def list_reminders(args: dict[str, Any]) -> Page[SentReminder]:
     """Recent reminders, newest first"""
     return queries().recent(args["page"], args["page_size"])

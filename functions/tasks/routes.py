@@ -12,7 +12,7 @@ from tasktracker.application.task_queries import parse_enums, parse_sort, parse_
 from tasktracker.application.tasks import TaskDetail, TaskUseCases
 from tasktracker.domain.entities import TaskView
 from tasktracker.domain.enums import TaskPriority, TaskStatus
-from tasktracker.platform.security import BEARER_SECURITY, current_user_id, login_required
+from tasktracker.platform.security import current_user_id
 from tasktracker.platform.smorest import FunctionBlueprint
 
 from .schemas import (
@@ -38,23 +38,19 @@ def use_cases() -> TaskUseCases:
 
 
 @blp.route("", methods=["POST"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(TaskWriteSchema)
 @blp.response(201, TaskSchema)
-@blp.error(401, description="Missing, invalid or expired access token")
-@blp.doc(security=BEARER_SECURITY)
 def create_task(body: dict[str, Any]) -> TaskView:
     """Create a task owned by the signed-in user"""
     return use_cases().create(current_user_id(), **body)
 
 
 @blp.route("", methods=["GET"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(TaskQuerySchema, location="query")
 @blp.response(200, TaskPageSchema)
 @blp.error(400, description="A filter, sort or paging parameter is not valid")
-@blp.error(401, description="Missing, invalid or expired access token")
-@blp.doc(security=BEARER_SECURITY)
 def list_tasks(args: dict[str, Any]) -> Page[TaskView]:
     """Search, filter, sort and page through every user's tasks"""
     return use_cases().search(
@@ -74,24 +70,20 @@ def list_tasks(args: dict[str, Any]) -> Page[TaskView]:
 
 
 @blp.route("/<uuid:task_id>", methods=["GET"])
-@login_required
+@blp.requires_sign_in
 @blp.response(200, TaskDetailSchema)
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(404, description="The task does not exist")
-@blp.doc(security=BEARER_SECURITY)
 def get_task(task_id: UUID) -> TaskDetail:
     """A task with a summary of its attachments"""
     return use_cases().get(task_id)
 
 
 @blp.route("/<uuid:task_id>", methods=["PUT"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(TaskWriteSchema)
 @blp.response(200, TaskSchema)
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(403, description="Only the task's owner may change it")
 @blp.error(404, description="The task does not exist")
-@blp.doc(security=BEARER_SECURITY)
 def replace_task(body: dict[str, Any], task_id: UUID) -> TaskView:
     """Replace every field: omitted ones go back to their defaults (no description, TODO, MEDIUM, no due
     date, no tags)"""
@@ -99,25 +91,21 @@ def replace_task(body: dict[str, Any], task_id: UUID) -> TaskView:
 
 
 @blp.route("/<uuid:task_id>", methods=["PATCH"])
-@login_required
+@blp.requires_sign_in
 @blp.arguments(TaskChangesSchema(partial=True))
 @blp.response(200, TaskSchema)
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(403, description="Only the task's owner may change it")
 @blp.error(404, description="The task does not exist")
-@blp.doc(security=BEARER_SECURITY)
 def update_task(body: dict[str, Any], task_id: UUID) -> TaskView:
     """Change only the given fields"""
     return use_cases().update(current_user_id(), task_id, body)
 
 
 @blp.route("/<uuid:task_id>", methods=["DELETE"])
-@login_required
+@blp.requires_sign_in
 @blp.response(204)
-@blp.error(401, description="Missing, invalid or expired access token")
 @blp.error(403, description="Only the task's owner may delete it")
 @blp.error(404, description="The task does not exist")
-@blp.doc(security=BEARER_SECURITY)
 def delete_task(task_id: UUID) -> None:
     """Delete a task, its attachments (rows and files) and its reminders"""
     use_cases().delete(current_user_id(), task_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -11,6 +12,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from .errors import handle_http_exception
+from .security import BEARER_SECURITY, login_required
 
 
 class _Parser(FlaskParser):
@@ -37,6 +39,14 @@ class FunctionBlueprint(Blueprint):  # type: ignore[misc]
     def error(self, status: int, description: str) -> Any:
         """Documents an error answer of this operation, in the spec's error format."""
         return self.alt_response(status, schema=ErrorSchema, description=description)
+
+    def requires_sign_in(self, view: Callable[..., Any]) -> Any:
+        """A signed-in, active user only (see login_required), documented once: the bearer scheme and the
+        401 answer, unless the view documents a 401 of its own."""
+        documented_statuses = getattr(view, "_apidoc", {}).get("response", {}).get("responses", {})
+        if 401 not in documented_statuses:
+            view = self.error(401, "Missing, invalid or expired access token, or a deactivated account")(view)
+        return login_required(self.doc(security=BEARER_SECURITY)(view))
 
 
 class FunctionApi(Api):  # type: ignore[misc]

@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv up test lint pytest unit router-config migrate reminders clean
+.PHONY: help venv up test lint pytest unit router-config migrate reminders clean spa frontend-check openapi
 
 help:
 	@echo "make up      start everything (embedded PostgreSQL, Redis, S3) at http://localhost:8000"
@@ -22,10 +22,25 @@ $(VENV)/.installed: requirements-dev.txt layers/pyproject.toml
 
 venv: $(VENV)/.installed
 
-up: venv
+up: venv spa
 	$(PY) -m local.up
 
-test: lint pytest
+test: lint frontend-check pytest
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+
+# The production build the router serves at /.
+spa: frontend/node_modules/.package-lock.json
+	cd frontend && npm run build
+
+frontend-check: frontend/node_modules/.package-lock.json
+	cd frontend && npm run check:api && npm run typecheck && npm run lint && npm test
+
+# Regenerates the SPA's typed client from the merged OpenAPI document of a running `make up`.
+openapi: frontend/node_modules/.package-lock.json
+	curl -fsS http://localhost:8000/api/v1/openapi.json | python3 -m json.tool --sort-keys > frontend/openapi.json
+	cd frontend && npm run gen:api
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -34,7 +49,7 @@ lint: venv
 	$(VENV)/bin/lint-imports
 
 pytest: venv
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: venv
 	$(PY) -m pytest tests/unit -q

@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+
+from werkzeug.middleware.shared_data import SharedDataMiddleware
 
 from functions.ops.peers import IN_PROCESS_APPS_KEY
 from infra.router.routing import FunctionRoute, load_routes, route_for
@@ -51,5 +54,20 @@ def build_dispatcher(fallback: WsgiApp | None = None) -> Dispatcher:
     return Dispatcher(routes, apps, fallback)
 
 
+SPA_DIST = Path(__file__).resolve().parent.parent / "frontend" / "dist"
+
+
+def spa_app(dist: Path) -> WsgiApp:
+    """The built SPA: files as they are, and index.html for any other path so client-side routes load."""
+
+    def index(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = (dist / "index.html").read_bytes()
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    served: WsgiApp = SharedDataMiddleware(index, {"/": str(dist)})
+    return served
+
+
 def create_app() -> Dispatcher:
-    return build_dispatcher()
+    return build_dispatcher(spa_app(SPA_DIST) if (SPA_DIST / "index.html").exists() else None)

@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
-from infra.router.routing import load_routes, render_nginx
+from infra.router.routing import load_routes, render_nginx, spa_location
 from tasktracker.config import DEFAULT_MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
 
+from .dispatcher import SPA_DIST
 from .services import LocalServices, start_local_services, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +142,7 @@ def main() -> None:
                     routes,
                     listen=str(args.port),
                     max_body_bytes=request_body_limit(env),
+                    extra=spa_location(str(SPA_DIST)) if (SPA_DIST / "index.html").exists() else "",
                     daemon=False,
                     pid_file=str(STATE / "nginx" / "nginx.pid"),
                     temp_dir=str(STATE / "nginx"),
@@ -163,7 +165,12 @@ def main() -> None:
         wait_for_port("127.0.0.1", args.port, timeout=60)
         base = f"http://localhost:{args.port}"
         print(f"\nTask Tracker is up ({'nginx router' if use_nginx else 'in-process dispatcher'}):")
+        if (SPA_DIST / "index.html").exists():
+            print(f"  SPA            {base}/")
+        else:
+            print("  SPA            not built (needs Node: make spa)")
         print(f"  API            {base}/api/v1")
+        print(f"  API docs       {base}/api/v1/docs")
         for route in routes:
             print(f"  {route.name:<14} {base}/api/v1/{route.name}/docs   (function on 127.0.0.1:{route.port})")
         print(f"  PostgreSQL     {services.database_url}")

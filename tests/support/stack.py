@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from infra.router.routing import FunctionRoute, load_routes, render_nginx
+from infra.router.routing import FunctionRoute, load_routes, render_nginx, spa_location
 from local.services import free_port, wait_for_port
 from local.up import gunicorn_command, request_body_limit
 
@@ -89,7 +89,13 @@ def selected_routes() -> list[FunctionRoute]:
     return [route for route in routes if route.name in wanted] if wanted else routes
 
 
-def start_stack(env: dict[str, str], workdir: Path, routes: list[FunctionRoute] | None = None) -> RunningStack:
+def start_stack(
+    env: dict[str, str],
+    workdir: Path,
+    routes: list[FunctionRoute] | None = None,
+    spa_root: Path | None = None,
+) -> RunningStack:
+    """`spa_root` (a frontend build) is served at / by nginx; the dispatcher fallback serves only the API."""
     routes = routes or selected_routes()
     workdir.mkdir(parents=True, exist_ok=True)
     nginx = shutil.which("nginx")
@@ -129,6 +135,7 @@ def start_stack(env: dict[str, str], workdir: Path, routes: list[FunctionRoute] 
             temp_dir=str(workdir),
             access_log=str(workdir / "router-access.log"),
             error_log=str(workdir / "router-error.log"),
+            extra=spa_location(str(spa_root.resolve())) if spa_root else "",
         )
     )
     stack.processes["router"] = _start("router", [nginx, "-c", str(config), "-p", str(workdir)], env, workdir)

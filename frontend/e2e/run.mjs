@@ -1,0 +1,301 @@
+// End-to-end smoke test of the SPA in real Chromium against a running stack.
+// Usage: BASE_URL=http://127.0.0.1:8000 node e2e/run.mjs   (the router serving both the SPA build and /api)
+import { mkdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const BASE_URL = (process.env.BASE_URL ?? "http://127.0.0.1:8000").replace(/\/$/, "");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const HEADLESS_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const TIMEOUT_MS = 15_000;
+// Over the API's 25 MiB attachment limit and under nginx's 30 MB body cap, so the function itself refuses it.
+const OVERSIZE_BYTES = 26 * 1024 * 1024;
+const RATE_LIMIT_MESSAGE = "You’re making too many requests. Please wait a bit and try again.";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SCREENSHOTS = path.resolve(here, "../../test-artifacts/screenshots");
+
+const run = Date.now().toString(36);
+const owner = { email: `owner-${run}@example.com`, password: "first-password-1" };
+const viewer = { email: `viewer-${run}@example.com`, password: "viewer-password-1" };
+const title = `Prepare the quarterly report ${run}`;
+const editedTitle = `${title} (edited)`;
+const uniqueTag = `q${run}`;
+const attachmentText = `Notes for ${run}\n`;
+
+let current = "start-up";
+const passed = [];
+
+async function step(name, action) {
+  current = name;
+  const started = Date.now();
+  await action();
+  passed.push(name);
+  console.log(`  ok  ${name} (${Date.now() - started} ms)`);
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, user) {
+  await page.goto(`${BASE_URL}/login`);
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${BASE_URL}/tasks`);
+  await page.getByTestId("current-user").filter({ hasText: user.email }).waitFor();
+}
+
+async function registerThroughApi(user) {
+  const response = await fetch(`${BASE_URL}/api/v1/auth/register`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(user),
+  });
+  check(response.status === 201, `registering ${user.email} answered ${response.status}: ${await response.text()}`);
+}
+
+async function main() {
+  await rm(SCREENSHOTS, { recursive: true, force: true });
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: HEADLESS_ARGS });
+  const ownerContext = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  const page = await ownerContext.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  let taskUrl = "";
+
+  try {
+    await step("register through the UI", async () => {
+      await page.goto(`${BASE_URL}/login`);
+      await shot(page, "01-login");
+      await page.getByRole("link", { name: "Create one" }).click();
+      await page.waitForURL(`${BASE_URL}/register`);
+      await page.getByLabel("Email").fill(owner.email);
+      await page.getByLabel("Full name (optional)").fill("Olivia Owner");
+      await page.getByLabel("Password").fill(owner.password);
+      await shot(page, "02-register");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.waitForURL(`${BASE_URL}/login`);
+      await page.getByText("Account created").waitFor();
+    });
+
+    await step("log in and see the task list", async () => {
+      await signIn(page, owner);
+      await page.getByRole("heading", { name: "Tasks" }).waitFor();
+      await page.locator(".task-table, .empty-state").first().waitFor();
+    });
+
+    await step("create a task", async () => {
+      await page.getByRole("link", { name: "New task" }).click();
+      await page.waitForURL(`${BASE_URL}/tasks/new`);
+      await page.getByRole("button", { name: "Create task" }).click();
+      await page.getByText("Title is required.").waitFor();
+      await page.getByLabel("Title").fill(title);
+      await page.getByLabel("Description").fill("Gather the figures and write the summary.");
+      await page.getByLabel("Priority").selectOption("HIGH");
+      await page.getByLabel("Due date").fill("2030-01-15T10:30");
+      await page.getByLabel("Tags").fill("reports");
+      await page.getByLabel("Tags").press("Enter");
+      await page.getByLabel("Tags").fill(uniqueTag);
+      await page.getByLabel("Tags").press("Enter");
+      await shot(page, "04-task-new");
+      await page.getByRole("button", { name: "Create task" }).click();
+      await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+      taskUrl = page.url();
+      await page.getByRole("heading", { name: title }).waitFor();
+      await page.getByText("Task created.").waitFor();
+    });
+
+    await step("see the new task in the list", async () => {
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Tasks" }).click();
+      await page.waitForURL(`${BASE_URL}/tasks`);
+      const row = page.getByRole("row").filter({ hasText: title });
+      await row.waitFor();
+      check((await row.innerText()).includes(owner.email), "the row does not show the owner's email");
+      await shot(page, "03-task-list");
+    });
+
+    await step("search and filter find the task", async () => {
+      await page.getByLabel("Search").fill(`report ${run}`);
+      await page.waitForURL(/search=report/);
+      await page.getByRole("row").filter({ hasText: title }).waitFor();
+      await page.getByRole("checkbox", { name: "High" }).click();
+      await page.getByRole("checkbox", { name: "To do" }).click();
+      await page.waitForURL(/priority=HIGH/);
+      await page.waitForURL(/status=TODO/);
+      await page.getByRole("row").filter({ hasText: title }).waitFor();
+      await page.getByLabel("Tags").fill(uniqueTag);
+      await page.getByLabel("Tags").press("Enter");
+      await page.waitForURL(new RegExp(`tags=${uniqueTag}`));
+      await page.getByRole("row").filter({ hasText: title }).waitFor();
+      await shot(page, "05-task-list-filtered");
+      // A filter that excludes it must hide it: the filters really reach the API.
+      await page.getByRole("checkbox", { name: "High" }).click();
+      await page.getByRole("checkbox", { name: "Low" }).click();
+      await page.getByText("No task matches these filters.").waitFor();
+      // The filters live in the URL, so Back restores the previous view.
+      await page.goBack();
+      await page.goBack();
+      await page.getByRole("row").filter({ hasText: title }).waitFor();
+    });
+
+    await step("open the task's detail", async () => {
+      await page.getByRole("link", { name: title }).click();
+      await page.waitForURL(taskUrl);
+      await page.getByRole("heading", { name: title }).waitFor();
+      await page.getByText("Gather the figures and write the summary.").waitFor();
+      await page.getByText("Task created", { exact: true }).waitFor();
+    });
+
+    await step("upload a file and see it listed", async () => {
+      await page.getByLabel("Upload attachments").setInputFiles({
+        name: "notes.txt",
+        mimeType: "text/plain",
+        buffer: Buffer.from(attachmentText),
+      });
+      await page.locator(".upload-list li.done").filter({ hasText: "notes.txt" }).waitFor();
+      await page.locator("table.attachments").getByRole("cell", { name: "notes.txt", exact: true }).waitFor();
+      await page.getByText("Attachment added", { exact: true }).waitFor();
+      await shot(page, "06-task-detail");
+    });
+
+    await step("an oversize file gets its own explained error", async () => {
+      await page.getByLabel("Upload attachments").setInputFiles({
+        name: "huge.bin",
+        mimeType: "application/octet-stream",
+        buffer: Buffer.alloc(OVERSIZE_BYTES, 1),
+      });
+      const failed = page.locator(".upload-list li.failed").filter({ hasText: "huge.bin" });
+      await failed.waitFor();
+      const text = await failed.innerText();
+      check(text.includes("too large"), `the oversize upload says: ${text}`);
+      check(
+        (await page.locator("table.attachments").getByRole("cell", { name: "huge.bin", exact: true }).count()) === 0,
+        "the oversize file was listed",
+      );
+      await shot(page, "06b-upload-too-large");
+    });
+
+    await step("download the file", async () => {
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download notes.txt" }).click(),
+      ]);
+      check(download.suggestedFilename() === "notes.txt", `downloaded as ${download.suggestedFilename()}`);
+      const content = await readFile(await download.path(), "utf8");
+      check(content === attachmentText, `the downloaded file holds ${JSON.stringify(content)}`);
+    });
+
+    await step("edit the task", async () => {
+      await page.getByRole("link", { name: "Edit task" }).click();
+      await page.waitForURL(`${taskUrl}/edit`);
+      await page.getByLabel("Title").fill("");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.getByText("Title is required.").waitFor();
+      await page.getByLabel("Title").fill(editedTitle);
+      await page.getByLabel("Status").selectOption("IN_PROGRESS");
+      await shot(page, "07-task-edit");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.waitForURL(taskUrl);
+      await page.getByRole("heading", { name: editedTitle }).waitFor();
+      await page.getByText("Task updated.").waitFor();
+      await page.getByText("Task updated", { exact: true }).waitFor();
+    });
+
+    await step("a second user sees the task without edit or delete controls", async () => {
+      await registerThroughApi(viewer);
+      const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const viewerPage = await viewerContext.newPage();
+      viewerPage.setDefaultTimeout(TIMEOUT_MS);
+      await signIn(viewerPage, viewer);
+      await viewerPage.getByRole("row").filter({ hasText: editedTitle }).waitFor();
+      await viewerPage.goto(taskUrl);
+      await viewerPage.getByRole("heading", { name: editedTitle }).waitFor();
+      await viewerPage.locator("table.attachments").getByRole("cell", { name: "notes.txt", exact: true }).waitFor();
+      const forbidden = {
+        "Edit task": await viewerPage.getByRole("link", { name: "Edit task" }).count(),
+        "Delete task": await viewerPage.getByRole("button", { name: "Delete task" }).count(),
+        "attachment delete": await viewerPage.getByRole("button", { name: /^Delete / }).count(),
+        "upload area": await viewerPage.getByLabel("Upload attachments").count(),
+      };
+      const shown = Object.entries(forbidden).filter(([, count]) => count > 0);
+      check(shown.length === 0, `the second user sees owner controls: ${shown.map(([name]) => name).join(", ")}`);
+      check((await viewerPage.getByRole("button", { name: "Download notes.txt" }).count()) === 1, "no download for the second user");
+      await shot(viewerPage, "08-task-detail-other-user");
+      await viewerContext.close();
+    });
+
+    await step("change password validates a mismatch, then works", async () => {
+      await page.getByRole("link", { name: "Change password" }).click();
+      await page.waitForURL(`${BASE_URL}/change-password`);
+      const newPassword = "second-password-2";
+      await page.getByLabel("Current password").fill(owner.password);
+      await page.getByLabel("New password", { exact: true }).fill(newPassword);
+      await page.getByLabel("Confirm new password").fill("something-else-3");
+      await page.getByRole("button", { name: "Change password" }).click();
+      await page.getByText("The passwords do not match.").waitFor();
+      await shot(page, "09-change-password");
+      await page.getByLabel("Confirm new password").fill(newPassword);
+      await page.getByRole("button", { name: "Change password" }).click();
+      await page.getByText("Password changed.").waitFor();
+      owner.password = newPassword;
+      // Every session ends with a password change: the app signs out, and the new password works.
+      await page.waitForURL(`${BASE_URL}/login`);
+      await signIn(page, owner);
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.waitForURL(`${BASE_URL}/login`);
+      await signIn(page, owner);
+    });
+
+    await step("the audit log lists the owner's events", async () => {
+      await page.getByRole("link", { name: "Audit log" }).click();
+      await page.getByRole("heading", { name: "Audit log" }).waitFor();
+      await page.getByRole("cell", { name: "Password changed" }).first().waitFor();
+      await shot(page, "10-audit");
+    });
+
+    await step("a 429 shows the friendly message with the correlation id", async () => {
+      await page.route(/\/api\/v1\/tasks(\?|$)/, (route) =>
+        route.fulfill({
+          status: 429,
+          headers: { "Content-Type": "application/json", "Retry-After": "30", "X-Correlation-ID": `e2e-429-${run}` },
+          body: JSON.stringify({
+            error: { code: "RATE_LIMITED", message: "Too many requests", details: {}, correlation_id: `e2e-429-${run}` },
+          }),
+        }),
+      );
+      await page.goto(`${BASE_URL}/tasks`);
+      const toast = page.getByRole("alert").filter({ hasText: RATE_LIMIT_MESSAGE });
+      await toast.waitFor();
+      check((await toast.innerText()).includes(`e2e-429-${run}`), "the error toast does not show the correlation id");
+      await shot(page, "11-rate-limited");
+      await page.unroute(/\/api\/v1\/tasks(\?|$)/);
+    });
+  } catch (error) {
+    await shot(page, `failed-${current.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
+    console.error(`FAILED at step "${current}": ${error instanceof Error ? error.message : error}`);
+    console.error(`Passed before it: ${passed.length ? passed.join("; ") : "none"}`);
+    await browser.close();
+    process.exit(1);
+  }
+  await browser.close();
+  console.log(`All ${passed.length} end-to-end steps passed; screenshots in ${SCREENSHOTS}`);
+}
+
+main().catch((error) => {
+  console.error(`FAILED before the first step could finish (${current}): ${error instanceof Error ? error.stack : error}`);
+  process.exit(1);
+});

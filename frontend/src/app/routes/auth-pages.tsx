@@ -1,0 +1,29 @@
+import { useNavigate } from "react-router";
+import { useLogout } from "@/app/session";
+import { toast } from "@/components/toast-store";
+import { ChangePasswordForm } from "@/features/auth/components/change-password-form";
+import { LoginForm } from "@/features/auth/components/login-form";
+import { RegisterForm } from "@/features/auth/components/register-form";
+
+export function LoginPage() {
+  const navigate = useNavigate();
+  return <LoginForm onSuccess={() => navigate("/tasks", { replace: true })} />;
+}
+
+export function RegisterPage() {
+  const navigate = useNavigate();
+  return <RegisterForm onSuccess={() => navigate("/login")} />;
+}
+
+export function ChangePasswordPage() {
+  const logout = useLogout();
+  // The API revokes every session on a password change, so the honest next step is to sign in again.
+  return (
+    <ChangePasswordForm
+      onSuccess={() => {
+        toast.success("Sign in with your new password.");
+        void logout();
+      }}
+    />
+  );
+}

@@ -1,0 +1,80 @@
+import { useState, type FormEvent } from "react";
+import { Link } from "react-router";
+import { FieldError } from "@/components/field-error";
+import { toast } from "@/components/toast-store";
+import { useRegister } from "@/features/auth/api/register";
+import { MIN_PASSWORD_LENGTH, validateCredentials, type FieldErrors } from "@/features/auth/components/validation";
+import { ApiError } from "@/lib/api-error";
+
+export function RegisterForm({ onSuccess }: { onSuccess: (email: string) => void }) {
+  const [email, setEmail] = useState("");
+  const [fullName, setFullName] = useState("");
+  const [password, setPassword] = useState("");
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const register = useRegister();
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const found = validateCredentials(email, password);
+    if (password && password.length < MIN_PASSWORD_LENGTH)
+      found.password = [`The password must be at least ${MIN_PASSWORD_LENGTH} characters.`];
+    setErrors(found);
+    if (Object.keys(found).length) return;
+    register.mutate(
+      { email: email.trim(), password, full_name: fullName.trim() || null },
+      {
+        onSuccess: () => {
+          toast.success("Account created. You can sign in now.");
+          onSuccess(email.trim());
+        },
+        onError: (error) => {
+          if (error instanceof ApiError) setErrors(error.fieldErrors);
+          toast.error(error);
+        },
+      },
+    );
+  }
+
+  return (
+    <form className="card auth-card" onSubmit={submit} noValidate>
+      <h1>Create an account</h1>
+      <div className="field">
+        <label htmlFor="register-email">Email</label>
+        <input
+          id="register-email"
+          type="email"
+          autoComplete="username"
+          value={email}
+          aria-invalid={!!errors.email || undefined}
+          aria-describedby="register-email-error"
+          onChange={(event) => setEmail(event.target.value)}
+        />
+        <FieldError id="register-email-error" messages={errors.email} />
+      </div>
+      <div className="field">
+        <label htmlFor="register-name">Full name (optional)</label>
+        <input id="register-name" autoComplete="name" value={fullName} onChange={(event) => setFullName(event.target.value)} />
+        <FieldError id="register-name-error" messages={errors.full_name} />
+      </div>
+      <div className="field">
+        <label htmlFor="register-password">Password</label>
+        <input
+          id="register-password"
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          aria-invalid={!!errors.password || undefined}
+          aria-describedby="register-password-error"
+          onChange={(event) => setPassword(event.target.value)}
+        />
+        <FieldError id="register-password-error" messages={errors.password} />
+      </div>
+      <button type="submit" className="button primary" disabled={register.isPending}>
+        {register.isPending ? "Creating…" : "Create account"}
+      </button>
+      <p className="muted">
+        Already registered? <Link to="/login">Sign in</Link>
+      </p>
+    </form>
+  );
+}

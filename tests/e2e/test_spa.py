@@ -1,0 +1,79 @@
+"""The SPA in real Chromium against the real stack: nginx serves the production build at / and the API under /api."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import ROOT, RunningStack, start_stack
+
+FRONTEND = ROOT / "frontend"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+BUILD_INPUTS = ("src", "index.html", "vite.config.ts", "package.json", "package-lock.json", "tsconfig.json")
+E2E_TIMEOUT_SECONDS = 300
+
+
+def _newest_mtime(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_mtime
+    return max((child.stat().st_mtime for child in path.rglob("*") if child.is_file()), default=0.0)
+
+
+def _build_is_stale() -> bool:
+    built = FRONTEND / "dist" / "index.html"
+    if not built.exists():
+        return True
+    return max(_newest_mtime(FRONTEND / name) for name in BUILD_INPUTS) > built.stat().st_mtime
+
+
+def _npm(*args: str) -> None:
+    result = subprocess.run(["npm", *args], cwd=FRONTEND, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"npm {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+
+
+@pytest.fixture(scope="module")
+def spa_build() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node/npm are not installed: the SPA cannot be built or driven")
+    if not CHROMIUM.exists():
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+        pytest.skip(f"no Chromium at {CHROMIUM}; set REQUIRE_BROWSER=1 to make this a failure")
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is required to serve the SPA next to the API (apt-get install -y nginx)")
+    if not (FRONTEND / "node_modules").exists():
+        _npm("ci")
+    if _build_is_stale():
+        _npm("run", "build")
+    return FRONTEND / "dist"
+
+
+@pytest.fixture(scope="module")
+def spa_stack(
+    stack_env: dict[str, str], spa_build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
+    running = start_stack(stack_env, tmp_path_factory.mktemp("spa-stack"), spa_root=spa_build)
+    yield running
+    running.stop()
+
+
+def test_the_spa_flows_work_in_chromium(spa_stack: RunningStack, fresh_rate_limits: None) -> None:
+    result = subprocess.run(
+        ["node", str(FRONTEND / "e2e" / "run.mjs")],
+        cwd=FRONTEND,
+        env={**os.environ, "BASE_URL": spa_stack.base_url, "CHROMIUM_PATH": str(CHROMIUM)},
+        capture_output=True,
+        text=True,
+        timeout=E2E_TIMEOUT_SECONDS,
+    )
+    print(result.stdout)
+    print(result.stderr)
+    assert result.returncode == 0, (
+        f"the browser run failed (screenshots in test-artifacts/screenshots):\n{result.stdout}\n{result.stderr}\n"
+        f"router errors:\n{spa_stack.logs('router')[-2000:]}"
+    )

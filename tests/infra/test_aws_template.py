@@ -1,0 +1,160 @@
+"""The SAM template passes cfn-lint, serves the router's URL space with the same functions, and its bundles
+hold what each handler imports."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.aws.bundle import stage
+from infra.router.routing import load_routes, route_for
+from tests.infra.tooling import ROOT, function_names, require_tool
+
+TEMPLATE = ROOT / "infra" / "aws" / "template.yaml"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads !Ref, !Sub and the other short-form intrinsics as plain values."""
+
+
+_CloudFormationLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+@cache
+def _template() -> dict[str, Any]:
+    template: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    return template
+
+
+def _functions() -> dict[str, dict[str, Any]]:
+    """Properties of each AWS::Serverless::Function, by the functions/ folder its handler names."""
+    found = {}
+    for resource in _template()["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            handler = resource["Properties"]["Handler"]
+            found[handler.split(".")[1]] = resource["Properties"]
+    return found
+
+
+def _api_routes() -> list[tuple[str, str]]:
+    """(path template, function) for every HTTP API event."""
+    return [
+        (event["Properties"]["Path"], name)
+        for name, properties in _functions().items()
+        for event in properties.get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    ]
+
+
+def _api_gateway_match(path: str, routes: list[tuple[str, str]]) -> str | None:
+    """The function API Gateway picks: the most specific matching route, greedy {proxy+} ones last."""
+    matching = []
+    for template, function in routes:
+        pattern = re.sub(r"\\\{[^/]+\\\+\\\}", ".+", re.escape(template))
+        pattern = re.sub(r"\\\{[^/]+\\\}", "[^/]+", pattern)
+        if re.fullmatch(pattern, path):
+            literal_segments = sum(1 for part in template.split("/") if part and not part.startswith("{"))
+            matching.append(("+}" not in template, literal_segments, function))
+    return max(matching)[2] if matching else None
+
+
+# How each construct of the route table's patterns is sampled. A bare trailing slash is left out: API
+# Gateway routes `/x` and `/x/{proxy+}`, and neither takes `/x/`.
+_SAMPLES = {"(/|$)": ("", "/x", "/x/y"), "/?$": ("",), "$": ("",)}
+
+
+def _sample_paths(pattern: str) -> list[str]:
+    """Paths a routes.toml pattern matches: each alternative taken both ways."""
+    variants = [pattern.removeprefix("^").replace("[^/]+", "123").replace("\\.", ".")]
+    for construct, choices in _SAMPLES.items():
+        variants = [
+            variant.replace(construct, choice, 1) if construct in variant else variant
+            for variant in variants
+            for choice in choices
+        ]
+    paths = sorted(set(variants))
+    unexplained = [path for path in paths if re.search(r"[\\^$()|?*+\[\]]", path)]
+    assert unexplained == [], f"extend _SAMPLES for {pattern!r}"
+    assert all(re.search(pattern, path) for path in paths)
+    return paths
+
+
+def test_the_template_passes_cfn_lint() -> None:
+    cfn_lint = require_tool("cfn-lint")
+    result = subprocess.run([cfn_lint, str(TEMPLATE)], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_function_folder_is_one_lambda_with_its_handler() -> None:
+    functions = _functions()
+
+    assert sorted(functions) == function_names()
+    for name, properties in functions.items():
+        assert properties["Handler"] == f"functions.{name}.app.handler"
+        assert properties["CodeUri"] == f"../../.local/aws-bundles/{name}"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "function"),
+    [(pattern, route.name) for route in load_routes() for pattern in route.patterns],
+)
+def test_the_http_api_sends_each_router_path_to_the_same_function(pattern: str, function: str) -> None:
+    routes = load_routes()
+    for path in _sample_paths(pattern):
+        chosen_by_router = route_for(path, routes)
+        assert chosen_by_router is not None and chosen_by_router.name == function, path
+        assert _api_gateway_match(path, _api_routes()) == function, path
+
+
+def test_every_api_route_belongs_to_the_function_the_router_picks() -> None:
+    routes = load_routes()
+    for template, function in _api_routes():
+        path = re.sub(r"\{[^/]+\}", "123", template)
+        chosen = route_for(path, routes)
+        assert chosen is not None and chosen.name == function, template
+
+
+def test_the_reminders_function_runs_every_five_minutes() -> None:
+    events = _functions()["reminders"]["Events"].values()
+
+    assert [event["Properties"]["Schedule"] for event in events if event["Type"] == "Schedule"] == ["rate(5 minutes)"]
+
+
+def test_only_attachments_and_tasks_may_write_the_bucket() -> None:
+    writers = {
+        name
+        for name, properties in _functions().items()
+        for policy in properties.get("Policies", [])
+        if isinstance(policy, dict) and "S3CrudPolicy" in policy
+    }
+
+    assert writers == {"attachments", "tasks"}
+
+
+def test_the_jwt_secret_comes_from_secrets_manager() -> None:
+    text = TEMPLATE.read_text()
+
+    assert "{{resolve:secretsmanager:${JwtSecretId}:SecretString}}" in text
+    assert {"DatabaseUrl", "RedisUrl", "JwtSecretId"} <= set(_template()["Parameters"])
+
+
+def test_each_bundle_holds_its_function_and_only_its_extras_libraries(tmp_path: Path) -> None:
+    staged = stage(tmp_path)
+
+    assert staged == function_names()
+    assert (tmp_path / "layer" / "tasktracker" / "config.py").is_file()
+    for name in staged:
+        assert (tmp_path / name / "functions" / name / "app.py").is_file()
+        assert not (tmp_path / name / "functions" / name / "requirements.txt").exists()
+    assert (tmp_path / "ops" / "infra" / "router" / "routes.toml").is_file()
+    auth_libraries = (tmp_path / "auth" / "requirements.txt").read_text()
+    assert "argon2-cffi" in auth_libraries
+    assert "boto3" not in auth_libraries
+    assert "celery" in (tmp_path / "reminders" / "requirements.txt").read_text()

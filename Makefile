@@ -6,12 +6,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv up test lint pytest unit router-config migrate reminders clean spa frontend-check openapi
+.PHONY: help venv up test lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi
 
 help:
 	@echo "make up      start everything (embedded PostgreSQL, Redis, S3) at http://localhost:8000"
 	@echo "make test    lint, type-check, layering contracts and every test"
 	@echo "make unit    the fast unit tests only"
+	@echo "make seed       demo users, tasks and attachments in a running make up"
 	@echo "make reminders  one reminder pass now (against make up's database unless DATABASE_URL is set)"
 
 $(VENV)/.installed: requirements-dev.txt layers/pyproject.toml
@@ -65,6 +66,14 @@ reminders: venv
 	DATABASE_URL="$${DATABASE_URL:-postgresql://postgres:@/tasktracker?host=$(CURDIR)/.local/postgres}" \
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${LOCAL_REDIS_PORT:-6390}/0}" \
 	$(PY) -m functions.reminders.cli run
+
+# Demo users and a few hundred tasks with tags, due dates and attachments, in a running `make up`.
+seed: venv
+	DATABASE_URL="$${DATABASE_URL:-postgresql://postgres:@/tasktracker?host=$(CURDIR)/.local/postgres}" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${LOCAL_REDIS_PORT:-6390}/0}" \
+	S3_ENDPOINT_URL="$${S3_ENDPOINT_URL:-http://127.0.0.1:$${LOCAL_S3_PORT:-9000}}" \
+	AWS_ACCESS_KEY_ID="$${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="$${AWS_SECRET_ACCESS_KEY:-testing}" \
+	$(PY) -m local.seed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

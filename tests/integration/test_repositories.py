@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasktracker.application.ports import AuditQuery, SortKey, TaskQuery, UnitOfWorkFactory
+from tasktracker.application.audit_trail import json_safe
+from tasktracker.application.ports import AuditQuery, ReminderAudit, SortKey, TaskQuery, UnitOfWorkFactory
 from tasktracker.domain.entities import AuditEvent, RefreshToken, Task, User, new_id
 from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus
 from tasktracker.domain.errors import ConflictError
@@ -147,9 +148,20 @@ def test_reminder_claims_are_unique_per_task(uow: UnitOfWorkFactory) -> None:
     due = make_task(uow, ada, "Due soon", due_date=NOW + timedelta(hours=2))
     make_task(uow, ada, "Done already", status=TaskStatus.DONE, due_date=NOW + timedelta(hours=2))
     make_task(uow, ada, "Later", due_date=NOW + timedelta(days=3))
+    audit = ReminderAudit(
+        details={"system": True, "correlation_id": "run-1"},
+        task_fields=("due_date", "title", "owner_id"),
+        created_at=NOW,
+    )
     with uow() as tx:
-        claimed = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100)
+        claimed = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit)
         tx.commit()
     assert [item.task_id for item in claimed] == [due.id]
     with uow() as tx:
-        assert tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100) == []
+        assert tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit) == []
+        [event] = tx.audit.search(AuditQuery(viewer_id=ada.id, event_types=(AuditEventType.REMINDER_SENT,))).items
+    # The same details the application would have written itself, JSON-safe: ISO dates, ids as strings.
+    assert (event.task_id, event.user_id, event.created_at) == (due.id, None, NOW)
+    assert event.details == json_safe(
+        {"system": True, "correlation_id": "run-1", "due_date": due.due_date, "title": "Due soon", "owner_id": ada.id}
+    )

@@ -16,11 +16,13 @@ from types import TracebackType
 from typing import Any, BinaryIO, Self, TypeVar
 from uuid import UUID
 
+from tasktracker.application.audit_trail import json_safe
 from tasktracker.application.ports import (
     AuditQuery,
     DueTask,
     Page,
     PresignedUpload,
+    ReminderAudit,
     StoredObject,
     TaskQuery,
 )
@@ -241,9 +243,6 @@ class FakeAuditLog:
     def add(self, event: AuditEvent) -> None:
         self._state().audit_events.append(_copy(event))
 
-    def add_many(self, events: Sequence[AuditEvent]) -> None:
-        self._state().audit_events.extend(_copy(list(events)))
-
     def search(self, query: AuditQuery) -> Page[AuditEvent]:
         def visible(event: AuditEvent) -> bool:
             return (
@@ -270,7 +269,7 @@ class FakeReminderRepository:
         self._state = state
 
     def claim_due_soon(
-        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int
+        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int, audit: ReminderAudit
     ) -> list[DueTask]:
         state = self._state()
         due = [
@@ -285,6 +284,15 @@ class FakeReminderRepository:
         claimed = due[: max(limit, 0)]
         for item in claimed:
             self._insert_log(ReminderLog(new_id(), item.task_id, ReminderType.DUE_SOON, sent_at))
+            fields = {name: getattr(item, name) for name in audit.task_fields}
+            state.audit_events.append(
+                AuditEvent.record(
+                    AuditEventType.REMINDER_SENT,
+                    now=audit.created_at,
+                    task_id=item.task_id,
+                    details=json_safe({**audit.details, **fields}),
+                )
+            )
         return claimed
 
     def forget(self, task_id: UUID) -> None:

@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from tasktracker.application.ports import FileStorage, UnitOfWorkFactory
+from tasktracker.application.ports import AuditQuery, FileStorage, ReminderAudit, UnitOfWorkFactory
 from tasktracker.domain.entities import Task, User, new_id
 from tasktracker.domain.errors import ConflictError, PayloadTooLargeError, ServiceUnavailableError
 
 from .fakes import NOW, AddTask, FakeFileStorage, FakeUnitOfWork
+
+AUDIT = ReminderAudit(details={"system": True}, task_fields=("title",), created_at=NOW)
 
 
 def test_the_fakes_satisfy_the_ports(uow: FakeUnitOfWork, storage: FakeFileStorage) -> None:
@@ -98,11 +100,13 @@ def test_users_are_unique_by_email_whatever_its_case(uow: FakeUnitOfWork, alice:
 def test_claim_due_soon_claims_each_task_once(uow: FakeUnitOfWork, alice: User, add_task: AddTask) -> None:
     task = add_task(alice, due_date=NOW + timedelta(hours=1))
     with uow:
-        [claimed] = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10)
+        [claimed] = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT)
         assert claimed.task_id == task.id
-        assert uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10) == []
+        [event] = uow.audit.search(AuditQuery(viewer_id=alice.id)).items
+        assert (event.task_id, event.user_id, event.details) == (task.id, None, {"system": True, "title": task.title})
+        assert uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT) == []
         uow.reminders.forget(task.id)
-        assert len(uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10)) == 1
+        assert len(uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT)) == 1
 
 
 def test_claim_due_soon_honours_status_window_and_limit_soonest_first(
@@ -112,7 +116,7 @@ def test_claim_due_soon_honours_status_window_and_limit_soonest_first(
     tasks: dict[int, Task] = {hour: add_task(alice, due_date=NOW + timedelta(hours=hour)) for hour in hours}
     add_task(alice, status="DONE", due_date=NOW + timedelta(hours=2))
     with uow:
-        claimed = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=2)
+        claimed = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=2, audit=AUDIT)
     assert [item.task_id for item in claimed] == [tasks[1].id, tasks[3].id]
 
 

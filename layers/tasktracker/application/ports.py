@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import BinaryIO, Generic, Protocol, Self, TypeVar
+from typing import Any, BinaryIO, Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
 from tasktracker.domain.entities import (
@@ -117,17 +117,29 @@ class AttachmentRepository(Protocol):
 
 class AuditLog(Protocol):
     def add(self, event: AuditEvent) -> None: ...
-    def add_many(self, events: Sequence[AuditEvent]) -> None: ...
     def search(self, query: AuditQuery) -> Page[AuditEvent]: ...
+
+
+@dataclass(frozen=True)
+class ReminderAudit:
+    """The REMINDER_SENT event recorded for each claimed task: `details` (the same for the whole batch,
+    JSON-safe) plus the task's fields named in `task_fields` (of DueTask), at `created_at`, by no user.
+    """
+
+    details: dict[str, Any]
+    task_fields: tuple[str, ...]
+    created_at: datetime
 
 
 class ReminderRepository(Protocol):
     def claim_due_soon(
-        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int
+        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int, audit: ReminderAudit
     ) -> list[DueTask]:
-        """Insert DUE_SOON logs for up to `limit` due tasks that have none; return the tasks this call claimed.
+        """Insert DUE_SOON logs for up to `limit` due tasks that have none, record `audit`'s event for each,
+        and return the tasks this call claimed.
 
         The database's unique constraint decides who claims a task, so concurrent passes never double up.
+        Claims and their events are written together, set-based: a batch is thousands of tasks.
         """
         ...
 

@@ -8,12 +8,11 @@ from datetime import timedelta
 from time import perf_counter
 from typing import Any
 
-from tasktracker.domain.entities import AuditEvent
-from tasktracker.domain.enums import AuditEventType, ReminderType
+from tasktracker.domain.enums import ReminderType
 
 from .audit_trail import json_safe, with_correlation_id
 from .context import new_correlation_id, set_correlation_id
-from .ports import Clock, Page, SentReminder, UnitOfWorkFactory
+from .ports import Clock, Page, ReminderAudit, SentReminder, UnitOfWorkFactory
 from .task_queries import check_page
 
 logger = logging.getLogger(__name__)
@@ -51,6 +50,11 @@ class SendReminders:
         now = self.clock.now()
         window_end = now + timedelta(seconds=self.window_seconds)
         run = ReminderRun()
+        audit = ReminderAudit(
+            details=json_safe(with_correlation_id({"system": True, "reminder_type": ReminderType.DUE_SOON})),
+            task_fields=("due_date", "title", "owner_id"),
+            created_at=now,
+        )
         # Where the next batch starts looking: past what this run already sent, so that a long run does not
         # rescan its own reminders batch after batch (quadratic). Ties on the due date are scanned again and
         # skipped, as already logged.
@@ -59,29 +63,7 @@ class SendReminders:
             # Each batch is its own transaction: a crash loses at most the batch in flight, which the
             # next run redoes, and what committed is never redone thanks to the unique constraint.
             with self.uow() as uow:
-                claimed = uow.reminders.claim_due_soon(due_from, window_end, now, self.batch_size)
-                uow.audit.add_many(
-                    [
-                        AuditEvent.record(
-                            AuditEventType.REMINDER_SENT,
-                            now=now,
-                            user_id=None,
-                            task_id=due.task_id,
-                            details=json_safe(
-                                with_correlation_id(
-                                    {
-                                        "system": True,
-                                        "reminder_type": ReminderType.DUE_SOON,
-                                        "due_date": due.due_date,
-                                        "title": due.title,
-                                        "owner_id": due.owner_id,
-                                    }
-                                )
-                            ),
-                        )
-                        for due in claimed
-                    ]
-                )
+                claimed = uow.reminders.claim_due_soon(due_from, window_end, now, self.batch_size, audit)
                 uow.commit()
             if not claimed:
                 break

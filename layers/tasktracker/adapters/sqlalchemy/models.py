@@ -10,11 +10,13 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -37,6 +39,16 @@ NAMING_CONVENTION = {
 
 def _one_of(column: str, values: type[Any]) -> str:
     return f"{column} IN ({', '.join(repr(str(member.value)) for member in values)})"
+
+
+def rank_expression(column: str, ranks: dict[str, int]) -> str:
+    """SQL ranking a column's values, for sorting by the domain's order rather than alphabetically."""
+    whens = " ".join(f"WHEN '{value}' THEN {rank}" for value, rank in ranks.items())
+    return f"CASE {column} {whens} END"
+
+
+STATUS_RANKS = {status.value: rank for rank, status in enumerate(TaskStatus)}
+PRIORITY_RANKS = {priority.value: priority.rank for priority in TaskPriority}
 
 
 def search_text_expression(title: Any, description: Any) -> Any:
@@ -84,6 +96,13 @@ class TaskRow(Base):
     due_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _timestamp()
     updated_at: Mapped[datetime] = _timestamp()
+    # Stored ranks, so that "sort by status" or "by priority" follows the domain's order and reads an index.
+    status_rank: Mapped[int] = mapped_column(
+        SmallInteger, Computed(rank_expression("status", STATUS_RANKS), persisted=True)
+    )
+    priority_rank: Mapped[int] = mapped_column(
+        SmallInteger, Computed(rank_expression("priority", PRIORITY_RANKS), persisted=True)
+    )
 
     __table_args__ = (
         CheckConstraint(_one_of("status", TaskStatus), name="status_known"),
@@ -93,7 +112,12 @@ class TaskRow(Base):
         Index("ix_tasks_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_tasks_status_created_at", "status", "created_at"),
         Index("ix_tasks_priority_created_at", "priority", "created_at"),
-        Index("ix_tasks_due_date", "due_date"),
+        # One index per sortable field, ending in the tie-breakers (created_at, id): a sorted page of the
+        # whole table is read from the index's start or end, in either direction.
+        Index("ix_tasks_status_rank_created_at_id", "status_rank", "created_at", "id"),
+        Index("ix_tasks_priority_rank_created_at_id", "priority_rank", "created_at", "id"),
+        Index("ix_tasks_updated_at_created_at_id", "updated_at", "created_at", "id"),
+        Index("ix_tasks_due_date_created_at_id", "due_date", "created_at", "id"),
         # The reminder pass reads only open tasks with a due date.
         Index(
             "ix_tasks_open_due_date",
@@ -110,6 +134,31 @@ Index(
     postgresql_using="gin",
     postgresql_ops={"search_text": "gin_trgm_ops"},
 )
+
+
+# Tasks without a due date come last in both directions, so the descending order needs its own index.
+Index(
+    "ix_tasks_due_date_desc_created_at_id",
+    TaskRow.due_date.desc().nulls_last(),
+    TaskRow.created_at.desc(),
+    TaskRow.id.desc(),
+)
+Index("ix_tasks_lower_title_created_at_id", func.lower(TaskRow.title), TaskRow.created_at, TaskRow.id)
+
+
+class TaskCountRow(Base):
+    """Exact task totals without counting rows: kept by triggers on tasks in the writing transaction.
+
+    Each (status, priority) has a few slots, picked by the writer's connection, so that concurrent writers
+    rarely wait on the same row; a total is the sum of the slots it covers.
+    """
+
+    __tablename__ = "task_counts"
+
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(20), primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    tasks: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class TagRow(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,21 +14,22 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    case,
+    cast,
     delete,
     exists,
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from tasktracker.application.ports import AuditQuery, DueTask, Page, SentReminder, TaskQuery
+from tasktracker.application.ports import AuditQuery, DueTask, Page, ReminderAudit, SentReminder, SortKey, TaskQuery
 from tasktracker.domain.entities import Attachment, AuditEvent, RefreshToken, Task, TaskView, User
 from tasktracker.domain.enums import PRIVATE_AUDIT_EVENT_TYPES, AuditEventType, ReminderType, TaskPriority, TaskStatus
 
@@ -37,6 +39,7 @@ from .models import (
     RefreshTokenRow,
     ReminderLogRow,
     TagRow,
+    TaskCountRow,
     TaskRow,
     TaskTagRow,
     UserRow,
@@ -145,16 +148,17 @@ class SqlRefreshTokenRepository:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-_STATUS_ORDER = case({status.value: rank for rank, status in enumerate(TaskStatus)}, value=TaskRow.status)
-_PRIORITY_ORDER = case({priority.value: priority.rank for priority in TaskPriority}, value=TaskRow.priority)
 _SORT_COLUMNS: dict[str, Any] = {
     "title": func.lower(TaskRow.title),
-    "status": _STATUS_ORDER,
-    "priority": _PRIORITY_ORDER,
+    "status": TaskRow.status_rank,
+    "priority": TaskRow.priority_rank,
     "due_date": TaskRow.due_date,
     "created_at": TaskRow.created_at,
     "updated_at": TaskRow.updated_at,
 }
+# Only due_date may be null. NULLS LAST on a column that cannot be null would still stop PostgreSQL from
+# reading a descending order off a plain index, so it is said only where it means something.
+_NULLABLE_SORT_FIELDS = {"due_date"}
 _SEARCH_TEXT = search_text_expression(TaskRow.title, TaskRow.description)
 
 
@@ -244,12 +248,13 @@ class SqlTaskRepository:
         self.session.execute(delete(TaskRow).where(TaskRow.id == task.id))
 
     def search(self, query: TaskQuery) -> Page[TaskView]:
-        conditions = self._conditions(query)
-        order = [
-            (_SORT_COLUMNS[key.field].desc() if key.descending else _SORT_COLUMNS[key.field].asc()).nulls_last()
-            for key in query.sort
-        ]
-        order += [TaskRow.created_at.desc(), TaskRow.id.desc()]
+        # Tag names become ids first: with the ids as constants PostgreSQL knows how common each tag is, and
+        # reads a popular tag's tasks off the list order instead of fetching every one of them.
+        tag_ids = self._tag_ids(query.tags)
+        if query.tags and not tag_ids:
+            return Page(items=[], page=query.page, page_size=query.page_size, total=0)
+        conditions = self._conditions(query, tag_ids)
+        order = self._order(query.sort)
         # The page's ids are picked first, so that owner emails and tag names are fetched for the rows shown,
         # not for every row an OFFSET skips. Still one statement.
         page_ids = (
@@ -258,14 +263,55 @@ class SqlTaskRepository:
             .order_by(*order)
             .limit(query.page_size)
             .offset((query.page - 1) * query.page_size)
-            .correlate(None)
         )
-        items = self._select_views(self._view_query().where(TaskRow.id.in_(page_ids)).order_by(*order))
-        total = self.session.execute(select(func.count()).select_from(TaskRow).where(*conditions)).scalar_one()
-        return Page(items=items, page=query.page, page_size=query.page_size, total=int(total))
+        items = self._select_views(self._view_query().where(TaskRow.id.in_(page_ids.correlate(None))).order_by(*order))
+        total = self._total(query, conditions, tag_ids)
+        return Page(items=items, page=query.page, page_size=query.page_size, total=total)
+
+    def _tag_ids(self, names: Sequence[str]) -> list[UUID]:
+        if not names:
+            return []
+        return list(self.session.execute(select(TagRow.id).where(TagRow.name.in_(names))).scalars())
 
     @staticmethod
-    def _conditions(query: TaskQuery) -> list[ColumnElement[bool]]:
+    def _order(sort: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+        """The asked order, then created_at and id in the first key's direction: newest first by default.
+
+        Ties follow the first key's direction so that each single-field order is one index read forwards
+        or backwards (the indexes on the field, created_at, id).
+        """
+        order: list[ColumnElement[Any]] = []
+        for key in sort:
+            column = _SORT_COLUMNS[key.field]
+            ordered = column.desc() if key.descending else column.asc()
+            order.append(ordered.nulls_last() if key.field in _NULLABLE_SORT_FIELDS else ordered)
+        newest_first = sort[0].descending if sort else True
+        order += (
+            [TaskRow.created_at.desc(), TaskRow.id.desc()]
+            if newest_first
+            else [TaskRow.created_at.asc(), TaskRow.id.asc()]
+        )
+        return order
+
+    def _total(self, query: TaskQuery, conditions: list[ColumnElement[bool]], tag_ids: Sequence[UUID]) -> int:
+        """Exact: from the kept counts when only status and priority filter, from the tag index when only
+        tags filter, else counted under the filters, which narrow the rows to what their indexes find.
+        """
+        if tag_ids and replace(query, tags=(), sort=(), page=1, page_size=1) == TaskQuery(page_size=1):
+            tagged = TaskTagRow.task_id if len(tag_ids) == 1 else TaskTagRow.task_id.distinct()
+            counted = select(func.count(tagged)).where(TaskTagRow.tag_id.in_(tag_ids))
+            return int(self.session.execute(counted).scalar_one())
+        if replace(query, statuses=(), priorities=(), sort=(), page=1, page_size=1) != TaskQuery(page_size=1):
+            return int(self.session.execute(select(func.count()).select_from(TaskRow).where(*conditions)).scalar_one())
+        kept = select(func.coalesce(func.sum(TaskCountRow.tasks), 0))
+        if query.statuses:
+            kept = kept.where(TaskCountRow.status.in_([status.value for status in query.statuses]))
+        if query.priorities:
+            kept = kept.where(TaskCountRow.priority.in_([priority.value for priority in query.priorities]))
+        return int(self.session.execute(kept).scalar_one())
+
+    @staticmethod
+    def _conditions(query: TaskQuery, tag_ids: Sequence[UUID]) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
         if query.search and query.search.strip():
             conditions.append(_SEARCH_TEXT.like(_like_pattern(query.search.strip()), escape="\\"))
@@ -278,8 +324,7 @@ class SqlTaskRepository:
                 exists(
                     select(literal(1))
                     .select_from(TaskTagRow)
-                    .join(TagRow, TagRow.id == TaskTagRow.tag_id)
-                    .where(TaskTagRow.task_id == TaskRow.id, TagRow.name.in_(query.tags))
+                    .where(TaskTagRow.task_id == TaskRow.id, TaskTagRow.tag_id.in_(tag_ids))
                 )
             )
         if query.due_from is not None:
@@ -378,10 +423,6 @@ class SqlAuditLog:
     def add(self, event: AuditEvent) -> None:
         self.session.execute(insert(AuditEventRow).values(**_audit_values(event)))
 
-    def add_many(self, events: Sequence[AuditEvent]) -> None:
-        if events:
-            self.session.execute(insert(AuditEventRow), [_audit_values(event) for event in events])
-
     def search(self, query: AuditQuery) -> Page[AuditEvent]:
         private = [event_type.value for event_type in PRIVATE_AUDIT_EVENT_TYPES]
         conditions: list[ColumnElement[bool]] = [
@@ -425,7 +466,7 @@ class SqlReminderRepository:
         self.session = session
 
     def claim_due_soon(
-        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int
+        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int, audit: ReminderAudit
     ) -> list[DueTask]:
         # The batch's tasks with the columns the audit events need, read once: joining the claimed ids back to
         # `tasks` made PostgreSQL scan and hash the whole table for every batch.
@@ -459,8 +500,27 @@ class SqlReminderRepository:
             .returning(ReminderLogRow.task_id)
             .cte("claimed")
         )
+        # The events are written by the same statement, so that a batch of thousands never travels through
+        # Python row by row: the batch's details, with each task's own fields added as JSON by PostgreSQL.
+        task_fields = [part for name in audit.task_fields for part in (literal(name), due.c[name])]
+        recorded = (
+            insert(AuditEventRow)
+            .from_select(
+                ["id", "user_id", "event_type", "task_id", "details", "created_at"],
+                select(
+                    func.gen_random_uuid(),
+                    null(),
+                    literal(AuditEventType.REMINDER_SENT.value),
+                    due.c.id,
+                    cast(literal(audit.details, JSONB), JSONB).op("||")(func.jsonb_build_object(*task_fields)),
+                    literal(audit.created_at),
+                ).join(claimed, claimed.c.task_id == due.c.id),
+            )
+            .returning(AuditEventRow.task_id)
+            .cte("recorded")
+        )
         rows = self.session.execute(
-            select(due.c.id, due.c.owner_id, due.c.title, due.c.due_date).join(claimed, claimed.c.task_id == due.c.id)
+            select(due.c.id, due.c.owner_id, due.c.title, due.c.due_date).join(recorded, recorded.c.task_id == due.c.id)
         ).all()
         return [DueTask(task_id=row.id, owner_id=row.owner_id, title=row.title, due_date=row.due_date) for row in rows]
 

@@ -10,9 +10,18 @@ config = context.config
 target_metadata = Base.metadata
 
 
+EXPRESSION_INDEXES = {
+    "uq_users_email_lower",
+    "ix_tasks_search_trgm",
+    "ix_tasks_due_date_desc_created_at_id",
+    "ix_tasks_lower_title_created_at_id",
+}
+
+
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    # Autogenerate cannot compare expression indexes (lower(email), the trigram search); the migration owns them.
-    return not (type_ == "index" and name in {"uq_users_email_lower", "ix_tasks_search_trgm"})
+    # Autogenerate cannot compare expression indexes (lower(email), the trigram search, descending or
+    # lower-cased sort keys); the migrations own them.
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
 
 
 def run_migrations() -> None:

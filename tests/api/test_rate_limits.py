@@ -36,3 +36,12 @@ def test_login_has_a_stricter_limit(api: Api) -> None:
     ]
     assert statuses == [401] * 10
     assert_error(api.post("/api/v1/auth/login", json={"email": email, "password": "guess"}), 429, "RATE_LIMIT_EXCEEDED")
+
+
+def test_the_limit_is_one_window_across_endpoints_and_functions(api: Api) -> None:
+    user = sign_up(api, "spread")
+    reads = ["/api/v1/auth/me", "/api/v1/tasks", "/api/v1/audit-events", "/api/v1/reminders"]
+    statuses = [api.get(reads[n % len(reads)], token=user.access_token).status_code for n in range(100)]
+    assert statuses == [200] * 100
+    for path in reads:
+        assert_error(api.get(path, token=user.access_token), 429, "RATE_LIMIT_EXCEEDED")

@@ -52,7 +52,9 @@ def _login_limit() -> str:
 # One limiter per process, shared by the functions that run in it; its limits read each app's config.
 limiter = Limiter(
     key_func=rate_limit_key,
-    default_limits=[_default_limit],
+    # One window per user (or address) across every endpoint and every function, as the spec's "100 requests
+    # a minute per user" means: default limits would give each endpoint a window of its own.
+    application_limits=[_default_limit],
     headers_enabled=True,
     strategy="moving-window",
     # If Redis is down, limits fall back to per-process memory rather than failing every request.

@@ -6,14 +6,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv up test lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi
+.PHONY: help venv up test lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi harden bench
 
 help:
 	@echo "make up      start everything (embedded PostgreSQL, Redis, S3) at http://localhost:8000"
 	@echo "make test    lint, type-check, layering contracts and every test"
 	@echo "make unit    the fast unit tests only"
+	@echo "make harden the hardening suites at full length (fuzzing, abuse, faults, 60 s load)"
 	@echo "make seed       demo users, tasks and attachments in a running make up"
 	@echo "make reminders  one reminder pass now (against make up's database unless DATABASE_URL is set)"
+	@echo "make bench      the benchmarks (a few minutes): a table of figures against floors, and a JSON file"
 
 $(VENV)/.installed: requirements-dev.txt layers/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +53,16 @@ lint: venv
 
 pytest: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The hardening suites at full length: fuzzing with more examples, a 60 s load of 32 clients, longer faults.
+harden: venv
+	HARDEN=long $(PY) -m pytest tests/hardening $(PYTEST_ARGS)
+
+# Figures, not tests (bench/README.md): seeds its own database, loads the real stack with wrk, prints a table.
+bench: venv
+	@command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk"; exit 1; }
+	@command -v nginx >/dev/null || { echo "nginx is not installed: apt-get install -y nginx"; exit 1; }
+	REQUIRE_NGINX=1 $(PY) -m bench
 
 unit: venv
 	$(PY) -m pytest tests/unit -q

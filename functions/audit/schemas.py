@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
 from tasktracker.domain.enums import AuditEventType
 
 _EVENT_TYPES = ", ".join(member.value for member in AuditEventType)
@@ -23,9 +23,13 @@ class AuditEventQuerySchema(ma.Schema):
     created_to = ma.fields.AwareDateTime(
         data_key="to", metadata={"description": "Created at or before (ISO 8601 with timezone)"}
     )
-    page = ma.fields.Integer(load_default=1, metadata={"description": "1-based"})
+    page = ma.fields.Integer(
+        load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE), metadata={"description": "1-based"}
+    )
     page_size = ma.fields.Integer(
-        load_default=DEFAULT_PAGE_SIZE, metadata={"description": f"Between 1 and {MAX_PAGE_SIZE}"}
+        load_default=DEFAULT_PAGE_SIZE,
+        validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"description": f"Between 1 and {MAX_PAGE_SIZE}"},
     )
 
 

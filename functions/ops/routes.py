@@ -14,7 +14,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import Metric
 
 from tasktracker.platform.metrics import REGISTRY_KEY
-from tasktracker.platform.rate_limits import limiter
 from tasktracker.platform.smorest import FunctionBlueprint
 
 from .merged_metrics import merged_exposition, parse_exposition
@@ -27,7 +26,9 @@ from .schemas import LivenessSchema, ReadinessSchema
 # the answer for long.
 FETCH_TIMEOUT_SECONDS = 3.0
 
-blp = FunctionBlueprint("ops", __name__, description="Health, metrics and documentation of the whole API.")
+blp = FunctionBlueprint(
+    "ops", __name__, description="Health, metrics and documentation of the whole API.", rate_limited=False
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,6 @@ def operations() -> Operations:
 
 
 @blp.route("/api/v1/health/live", methods=["GET"])
-@limiter.exempt
 @blp.response(200, LivenessSchema)
 def live() -> dict[str, str]:
     """The ops function answers"""
@@ -60,7 +60,6 @@ def live() -> dict[str, str]:
 
 
 @blp.route("/api/v1/health/ready", methods=["GET"])
-@limiter.exempt
 @blp.response(200, ReadinessSchema, description="Every required component is up")
 @blp.alt_response(503, schema=ReadinessSchema, description="A required component is down (same body)")
 def ready() -> tuple[dict[str, Any], int]:
@@ -71,7 +70,6 @@ def ready() -> tuple[dict[str, Any], int]:
 
 
 @blp.route("/metrics", methods=["GET"])
-@limiter.exempt
 @blp.response(200, content_type="text/plain", description="Prometheus text exposition")
 def metrics() -> Response:
     """Every function's metrics, each series labelled function="<name>"; function_up is 0 for one that is down"""
@@ -84,7 +82,6 @@ def metrics() -> Response:
 
 
 @blp.route("/api/v1/openapi.json", methods=["GET"])
-@limiter.exempt
 @blp.response(200, description="An OpenAPI 3.0.3 document")
 def openapi_document() -> Response:
     """Every function's OpenAPI document merged into one"""
@@ -108,7 +105,6 @@ def openapi_document() -> Response:
 
 
 @blp.route("/api/v1/docs", methods=["GET"], strict_slashes=False)
-@limiter.exempt
 @blp.response(200, content_type="text/html", description="An HTML page")
 def docs_index() -> Response:
     """Links to every function's Swagger UI and to the merged document"""

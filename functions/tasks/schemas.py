@@ -4,7 +4,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, TASK_SORT_FIELDS
+from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, TASK_SORT_FIELDS
 from tasktracker.domain import rules
 from tasktracker.domain.entities import TaskView
 from tasktracker.domain.enums import TaskPriority, TaskStatus
@@ -99,7 +99,9 @@ class TaskQuerySchema(ma.Schema):
         f"`field:direction` pairs, applied in order; fields: {', '.join(TASK_SORT_FIELDS)}; direction asc "
         "(the default) or desc. Newest first when absent, and as the last tie-breaker"
     )
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1), metadata={"description": "1-based"})
+    page = ma.fields.Integer(
+        load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE), metadata={"description": "1-based"}
+    )
     page_size = ma.fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
 
     @ma.validates_schema

@@ -79,7 +79,10 @@ http {{
         error_page 413 = @payload_too_large;
         location @payload_too_large {{
             default_type application/json;
+            # add_header here replaces the server's list (nginx inheritance), so it is repeated whole.
             add_header X-Content-Type-Options nosniff always;
+            add_header Referrer-Policy no-referrer always;
+            add_header X-Frame-Options DENY always;
             add_header X-Correlation-ID $correlation_id always;
             return 413 '{too_large_body}';
         }}

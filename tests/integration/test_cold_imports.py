@@ -30,6 +30,7 @@ def test_starting_the_function_does_not_load_boto3(module: str) -> None:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers")]),
         "APP_ENV": "test",
+        "JWT_SECRET_KEY": "cold-import-test-secret-of-32-characters",
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
         "RATE_LIMIT_ENABLED": "false",
         "LOG_LEVEL": "WARNING",

@@ -62,6 +62,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description File storage is unavailable; the attachment was kept */
                 503: {
                     headers: {
@@ -106,7 +121,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/octet-stream": string;
+                        "*/*": string;
                     };
                 };
                 /** @description Missing, invalid or expired access token, or a deactivated account */
@@ -121,6 +136,21 @@ export interface paths {
                 /** @description The attachment does not exist */
                 404: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -206,6 +236,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -251,6 +296,21 @@ export interface paths {
                 /** @description Missing token, or the current password is incorrect */
                 401: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -308,6 +368,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -346,6 +421,21 @@ export interface paths {
                 /** @description Missing, invalid or expired access token, or a deactivated account */
                 401: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -405,6 +495,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -450,6 +555,21 @@ export interface paths {
                 /** @description An account with this email already exists */
                 409: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -665,6 +785,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -742,6 +877,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -773,6 +923,21 @@ export interface paths {
                 /** @description Missing, invalid or expired access token, or a deactivated account */
                 401: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -830,6 +995,21 @@ export interface paths {
                 /** @description The task does not exist */
                 404: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -895,6 +1075,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -939,6 +1134,21 @@ export interface paths {
                 /** @description The task does not exist */
                 404: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1003,6 +1213,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -1050,6 +1275,21 @@ export interface paths {
                 /** @description The task does not exist */
                 404: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1116,6 +1356,21 @@ export interface paths {
                 /** @description The file is larger than MAX_UPLOAD_BYTES */
                 413: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1204,6 +1459,21 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description File storage is unavailable; nothing was recorded */
                 503: {
                     headers: {
@@ -1280,6 +1550,21 @@ export interface paths {
                 /** @description The task does not exist */
                 404: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
                         [name: string]: unknown;
                     };
                     content: {

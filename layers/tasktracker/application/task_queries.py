@@ -14,6 +14,8 @@ from tasktracker.domain.errors import ValidationError
 from .ports import SortKey
 
 MAX_PAGE_SIZE = 100
+# Far past any real list, and low enough that the row offset of the last page stays a small database integer.
+MAX_PAGE = 1_000_000
 DEFAULT_PAGE_SIZE = 20
 TASK_SORT_FIELDS = ("title", "status", "priority", "due_date", "created_at", "updated_at")
 
@@ -63,19 +65,17 @@ def parse_sort(value: str | None, allowed: Iterable[str] = TASK_SORT_FIELDS) -> 
 
 
 def check_page(page: int, page_size: int) -> None:
-    if page < 1:
-        raise ValidationError.for_field("page", "Must be 1 or more.")
+    if not 1 <= page <= MAX_PAGE:
+        raise ValidationError.for_field("page", f"Must be between 1 and {MAX_PAGE}.")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValidationError.for_field("page_size", f"Must be between 1 and {MAX_PAGE_SIZE}.")
 
 
 def check_range(field_from: str, start: datetime | None, field_to: str, end: datetime | None) -> None:
     for name, value in ((field_from, start), (field_to, end)):
-        if value is not None:
-            try:
-                rules.validate_due_date(value)
-            except ValidationError:
-                raise ValidationError.for_field(name, "Must include a timezone.") from None
+        problem = rules.moment_problem(value) if value is not None else None
+        if problem:
+            raise ValidationError.for_field(name, problem)
     if start is not None and end is not None and start > end:
         raise ValidationError.for_field(field_to, f"Must not be before {field_from}.")
 

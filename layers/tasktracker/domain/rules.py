@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -88,9 +88,22 @@ def normalize_tags(names: Iterable[str] | None) -> list[str]:
     return list(unique)
 
 
+def moment_problem(moment: datetime) -> str | None:
+    """Why a date-time cannot be a due date or a bound of a date filter, or None if it can."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return "Must include a timezone, e.g. 2025-12-31T10:00:00Z."
+    try:
+        # Stored and compared in UTC: an offset may push the edges of the calendar past year 1 or 9999.
+        moment.astimezone(UTC)
+    except OverflowError:
+        return "Must fall between the years 1 and 9999 in UTC."
+    return None
+
+
 def validate_due_date(due_date: datetime | None) -> datetime | None:
-    if due_date is not None and (due_date.tzinfo is None or due_date.utcoffset() is None):
-        raise ValidationError.for_field("due_date", "Must include a timezone, e.g. 2025-12-31T10:00:00Z.")
+    problem = moment_problem(due_date) if due_date is not None else None
+    if problem:
+        raise ValidationError.for_field("due_date", problem)
     return due_date
 
 

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from tasktracker.config import Settings
 
 from . import correlation
+from .cors import configure_cors
 from .errors import register_error_handlers
 from .logs import configure_logging
 from .metrics import FunctionMetrics
@@ -71,6 +72,7 @@ def create_function_app(
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     correlation.install(app)
+    configure_cors(app, settings.cors_origins)
     register_error_handlers(app)
     configure_jwt(app, settings.jwt_secret_key, settings.access_token_ttl_seconds, is_active_user)
     configure_rate_limits(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import marshmallow as ma
@@ -12,11 +12,41 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from .errors import handle_http_exception
+from .rate_limits import limiter
 from .security import BEARER_SECURITY, login_required
+
+
+def _unstorable_text(value: Any) -> bool:
+    """NUL characters and lone surrogates (valid JSON escapes, but not UTF-8) cannot be stored or compared
+    in PostgreSQL text; found anywhere in an argument, they make it invalid rather than a server error."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, Mapping):
+        return any(_unstorable_text(key) or _unstorable_text(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_unstorable_text(item) for item in value)
+    return False
 
 
 class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+
+    def pre_load(self, location_data: Mapping[str, Any], *, schema: ma.Schema, req: Any, location: str) -> Any:
+        if isinstance(location_data, Mapping):
+            invalid = {
+                str(name): ["Must not contain NUL characters or unpaired surrogates."]
+                for name in location_data
+                if _unstorable_text(name) or _unstorable_text(location_data[name])
+            }
+            if invalid:
+                raise ma.ValidationError(invalid)
+        return super().pre_load(location_data, schema=schema, req=req, location=location)
 
 
 class ErrorBodySchema(ma.Schema):
@@ -32,9 +62,44 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.Nested(ErrorBodySchema, required=True)
 
 
+def _integer_header(description: str) -> dict[str, Any]:
+    return {"description": description, "required": True, "schema": {"type": "integer"}}
+
+
+RATE_LIMIT_HEADERS = {
+    "Retry-After": _integer_header("Seconds to wait before trying again"),
+    "X-RateLimit-Limit": _integer_header("Requests allowed in the window"),
+    "X-RateLimit-Remaining": _integer_header("Requests left in the window"),
+}
+
+
 class FunctionBlueprint(Blueprint):  # type: ignore[misc]
+    """`rate_limited=False` exempts every route of the blueprint from the rate limits; otherwise each
+    operation documents the 429 answer the limits give."""
+
     ARGUMENTS_PARSER = _Parser()
     PAGINATION_ARGUMENTS_PARSER = _Parser()
+
+    def __init__(self, *args: Any, rate_limited: bool = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.rate_limited = rate_limited
+        if not rate_limited:
+            limiter.exempt(self)
+
+    def route(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+        register = super().route(rule, **options)
+
+        def decorator(view: Callable[..., Any]) -> Any:
+            if self.rate_limited:
+                view = self.alt_response(
+                    429,
+                    schema=ErrorSchema,
+                    headers=RATE_LIMIT_HEADERS,
+                    description="Too many requests: the rate limit of the user, or of the address when signed out",
+                )(view)
+            return register(view)
+
+        return decorator
 
     def error(self, status: int, description: str) -> Any:
         """Documents an error answer of this operation, in the spec's error format."""

@@ -1,0 +1,254 @@
+"""Broken object-level authorization: every write route the functions document, called by the owner, another
+user, no token, an expired token, a deactivated owner and a deleted user. Every refused call leaves the database
+(audit trail included) and the bucket exactly as they were.
+
+The write routes are read from the functions' own OpenAPI documents, so a new one is called here at once: without
+a token it must already be refused, and the test fails until the route has a recipe below for its owner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+import requests
+
+from local.services import LocalServices
+from tests.support.api import Api, SignedInUser, sign_up
+from tests.support.snapshots import (
+    Bucket,
+    Figures,
+    Operation,
+    SecretWatch,
+    WatchedApi,
+    mint_token,
+    print_figures,
+    reset_rate_limits,
+    take_snapshot,
+    write_operations,
+)
+from tests.support.stack import RunningStack
+
+# Writes that need no account: signing up, signing in and refreshing are how a caller gets a token at all.
+PUBLIC_WRITES = {
+    "POST /api/v1/auth/register",
+    "POST /api/v1/auth/login",
+    "POST /api/v1/auth/refresh",
+}
+
+REFUSED_WITHOUT_A_LIVE_ACCOUNT = {
+    "no token": "AUTHENTICATION_REQUIRED",
+    "expired token": "TOKEN_EXPIRED",
+    "deactivated owner": "ACCOUNT_DISABLED",
+    "deleted user": "ACCOUNT_DISABLED",
+}
+
+
+@dataclass
+class World:
+    api: WatchedApi
+    db: psycopg.Connection
+    bucket: Bucket
+    owner: SignedInUser
+    other: SignedInUser
+    deleted: SignedInUser
+    figures: Figures
+    failures: list[str] = field(default_factory=list)
+
+    def task(self) -> str:
+        created = self.api.post("/api/v1/tasks", token=self.owner.access_token, json={"title": "Owned", "tags": ["a"]})
+        assert created.status_code == 201, created.text
+        task_id: str = created.json()["id"]
+        return task_id
+
+    def attachment(self, task_id: str) -> str:
+        uploaded = self.api.post(
+            f"/api/v1/tasks/{task_id}/attachments",
+            token=self.owner.access_token,
+            files={"file": ("plan.txt", b"the plan", "text/plain")},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        attachment_id: str = uploaded.json()["id"]
+        return attachment_id
+
+    def uploaded_ticket(self, task_id: str) -> str:
+        ticket = self.api.post(
+            f"/api/v1/tasks/{task_id}/attachments/upload-url", token=self.owner.access_token, json={}
+        ).json()
+        posted = requests.post(ticket["url"], data=ticket["fields"], files={"file": ("x", b"direct")}, timeout=30)
+        assert posted.status_code in (200, 201, 204), posted.text
+        attachment_id: str = ticket["attachment_id"]
+        return attachment_id
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    body: dict[str, Any]
+    # What another signed-in user gets when making the owner's call; a refusal changes nothing.
+    other_status: int = 403
+
+    def send(self, api: Api, method: str, token: str | None) -> requests.Response:
+        return api.request(method.upper(), self.path, token=token, **self.body)
+
+
+def _change_password(world: World) -> Call:
+    # The object is the account: another user's token with the owner's password changes nothing.
+    new = {"current_password": world.owner.password, "new_password": world.owner.password + " again"}
+    return Call("/api/v1/auth/change-password", {"json": new}, other_status=401)
+
+
+def _task_changes(method: str) -> Callable[[World], Call]:
+    def prepare(world: World) -> Call:
+        body = {"title": "Changed by " + method} if method != "DELETE" else None
+        return Call(f"/api/v1/tasks/{world.task()}", {"json": body} if body else {})
+
+    return prepare
+
+
+def _upload(world: World) -> Call:
+    files = {"file": ("intruder.txt", b"not yours", "text/plain")}
+    return Call(f"/api/v1/tasks/{world.task()}/attachments", {"files": files})
+
+
+def _upload_url(world: World) -> Call:
+    return Call(f"/api/v1/tasks/{world.task()}/attachments/upload-url", {"json": {"content_type": "text/plain"}})
+
+
+def _confirm(world: World) -> Call:
+    task_id = world.task()
+    body = {"attachment_id": world.uploaded_ticket(task_id), "filename": "direct.txt"}
+    return Call(f"/api/v1/tasks/{task_id}/attachments/confirm", {"json": body})
+
+
+def _delete_attachment(world: World) -> Call:
+    return Call(f"/api/v1/attachments/{world.attachment(world.task())}", {})
+
+
+# How to make each signed-in write route's call on something the owner owns.
+RECIPES: dict[str, Callable[[World], Call]] = {
+    "POST /api/v1/auth/change-password": _change_password,
+    "POST /api/v1/tasks": lambda world: Call("/api/v1/tasks", {"json": {"title": "Mine"}}, other_status=201),
+    "PUT /api/v1/tasks/{task_id}": _task_changes("PUT"),
+    "PATCH /api/v1/tasks/{task_id}": _task_changes("PATCH"),
+    "DELETE /api/v1/tasks/{task_id}": _task_changes("DELETE"),
+    "POST /api/v1/tasks/{task_id}/attachments": _upload,
+    "POST /api/v1/tasks/{task_id}/attachments/upload-url": _upload_url,
+    "POST /api/v1/tasks/{task_id}/attachments/confirm": _confirm,
+    "DELETE /api/v1/attachments/{attachment_id}": _delete_attachment,
+}
+
+
+@pytest.fixture(scope="module")
+def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
+    yield from print_figures(request, Figures("object authorization"))
+
+
+@pytest.fixture
+def world(
+    stack: RunningStack,
+    db: psycopg.Connection,
+    services: LocalServices,
+    stack_env: dict[str, str],
+    redis_client: redis.Redis,
+    figures: Figures,
+) -> World:
+    reset_rate_limits(redis_client)
+    api = WatchedApi(stack.base_url, SecretWatch())
+    owner = sign_up(api, "owner", password="the owner's own passphrase")
+    other, deleted = sign_up(api, "other"), sign_up(api, "deleted")
+    db.execute("DELETE FROM users WHERE id = %s", (deleted.id,))
+    return World(api, db, Bucket(services.s3_endpoint_url, stack_env["S3_BUCKET"]), owner, other, deleted, figures)
+
+
+def _refused_unchanged(
+    world: World, operation: Operation, caller: str, send: Callable[[], requests.Response], status: int, code: str
+) -> None:
+    before = take_snapshot(world.db, world.bucket)
+    response = send()
+    after = take_snapshot(world.db, world.bucket)
+    world.figures.add("cases")
+    problems = []
+    if response.status_code != status:
+        problems.append(f"status {response.status_code}, not {status}: {response.text[:200]}")
+    elif code and response.json()["error"]["code"] != code:
+        problems.append(f"code {response.json()['error']['code']}, not {code}")
+    if changed := before.differences(after):
+        problems.append(f"changed {', '.join(changed)}")
+    if problems:
+        world.failures.append(f"{operation.name} by {caller}: {'; '.join(problems)}")
+
+
+def _without_a_live_account(world: World, operation: Operation, call: Call) -> None:
+    tokens = {
+        "no token": None,
+        "expired token": mint_token(world.owner.id, expires_in=-60),
+        "deactivated owner": world.owner.access_token,
+        "deleted user": world.deleted.access_token,
+    }
+    for caller, token in tokens.items():
+        if caller == "deactivated owner":
+            world.db.execute("UPDATE users SET is_active = false WHERE id = %s", (world.owner.id,))
+        try:
+            _refused_unchanged(
+                world,
+                operation,
+                caller,
+                partial(call.send, world.api, operation.method, token),
+                401,
+                REFUSED_WITHOUT_A_LIVE_ACCOUNT[caller],
+            )
+        finally:
+            world.db.execute("UPDATE users SET is_active = true WHERE id = %s", (world.owner.id,))
+
+
+def test_every_write_route_refuses_every_caller_but_the_owner_and_refusals_change_nothing(
+    world: World, redis_client: redis.Redis, figures: Figures
+) -> None:
+    operations = write_operations(world.api)
+    assert any(operation.path.endswith("{task_id}") for operation in operations), "no write routes documented"
+    public = {operation.name for operation in operations if not operation.signed_in}
+    assert public <= PUBLIC_WRITES, f"write routes anyone may call: {sorted(public - PUBLIC_WRITES)}"
+
+    for operation in (operation for operation in operations if operation.signed_in):
+        reset_rate_limits(redis_client)
+        figures.add("write routes")
+        recipe = RECIPES.get(operation.name)
+        if recipe is None:
+            # Still refused without a live account; the owner's and another user's calls need a recipe.
+            _without_a_live_account(world, operation, Call(operation.concrete_path(), {"json": {}}))
+            world.failures.append(f"{operation.name} has no recipe: add one to RECIPES")
+            continue
+
+        call = recipe(world)
+        _without_a_live_account(world, operation, call)
+        if call.other_status >= 400:
+            _refused_unchanged(
+                world,
+                operation,
+                "another user",
+                partial(call.send, world.api, operation.method, world.other.access_token),
+                call.other_status,
+                "",
+            )
+        else:
+            figures.add("cases")
+            made = call.send(world.api, operation.method, world.other.access_token)
+            if made.status_code != call.other_status or made.json().get("owner_id") != world.other.id:
+                world.failures.append(f"{operation.name} by another user: {made.status_code} {made.text[:200]}")
+
+        figures.add("cases")
+        done = call.send(world.api, operation.method, world.owner.access_token)
+        if done.status_code != operation.success_status():
+            world.failures.append(f"{operation.name} by its owner: {done.status_code} {done.text[:200]}")
+        if operation.name == "POST /api/v1/auth/change-password" and done.ok:
+            world.owner.password = call.body["json"]["new_password"]
+
+    figures.add("responses checked for hashes", world.api.watch.assert_no_secrets(world.db))
+    figures.add("callers per route", len(REFUSED_WITHOUT_A_LIVE_ACCOUNT) + 2)
+    figures.add("failures", len(world.failures))
+    assert not world.failures, "\n".join(world.failures)

@@ -159,6 +159,16 @@ def spa_location(root: str) -> str:
             add_header Referrer-Policy no-referrer always;
             add_header X-Frame-Options DENY always;
         }}
+        location /assets/ {{
+            root {root};
+            try_files $uri =404;
+            # Vite names each built asset by its content hash, so a name never changes content.
+            add_header Cache-Control "public, max-age=31536000, immutable" always;
+            add_header Content-Security-Policy "{SPA_CONTENT_SECURITY_POLICY}" always;
+            add_header X-Content-Type-Options nosniff always;
+            add_header Referrer-Policy no-referrer always;
+            add_header X-Frame-Options DENY always;
+        }}
 """
 
 
@@ -214,10 +224,17 @@ def main() -> None:
     parser.add_argument("--listen", default="8000")
     parser.add_argument("--max-body-bytes", type=int, default=25 * 1024 * 1024 + 64 * 1024)
     parser.add_argument("--host-suffix", default=None, help="e.g. ':8000' to address functions by service name")
+    parser.add_argument("--spa-root", default=None, help="a frontend build to serve at / (e.g. /usr/share/nginx/html)")
     args = parser.parse_args()
     routes = load_routes()
     hosts = {route.name: f"{route.name}{args.host_suffix}" for route in routes} if args.host_suffix else None
-    config = render_nginx(routes, hosts=hosts, listen=args.listen, max_body_bytes=args.max_body_bytes)
+    config = render_nginx(
+        routes,
+        hosts=hosts,
+        listen=args.listen,
+        max_body_bytes=args.max_body_bytes,
+        extra=spa_location(args.spa_root) if args.spa_root else "",
+    )
     if args.output:
         args.output.write_text(config)
     else:

@@ -101,6 +101,33 @@ def test_the_dev_profile_reloads_each_function_from_the_mounted_code(function: s
     assert {"/app/functions", "/app/layers/tasktracker"} <= mounted
 
 
+ROUTERS = {None: {"router"}, "moto": {"router"}, "dev": {"router", "router-dev"}}
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile or "default")
+def test_browsers_reach_the_product_only_through_a_router_with_nothing_in_front(profile: str | None) -> None:
+    """The router serves the SPA and the API and is the one hop, so it sets the client address the per-address
+    rate limits key on; a server proxying /api to it would make every browser one address."""
+    services = _services(profile)
+    dockerfiles = {name: service["build"]["dockerfile"] for name, service in services.items() if "build" in service}
+    routers = {name for name, dockerfile in dockerfiles.items() if dockerfile.endswith("infra/router/Dockerfile")}
+    built_and_published = {name for name in dockerfiles if services[name].get("ports")}
+    referring_to_a_router = {
+        name
+        for name, service in services.items()
+        if name not in routers
+        and re.search(r"(?<![\w/.-])router(-dev)?:\d+|//router(-dev)?\b", str(service | {"depends_on": {}}))
+    }
+
+    assert routers == ROUTERS[profile]
+    # Every other image of ours is a function's: no second web server (an SPA proxy) is built.
+    assert all(dockerfiles[name].endswith("infra/docker/function.Dockerfile") for name in set(dockerfiles) - routers)
+    assert built_and_published == routers
+    published = {name: tuple(str(port["target"]) for port in services[name]["ports"]) for name in routers}
+    assert published == dict.fromkeys(routers, ("8000",))
+    assert referring_to_a_router == set()
+
+
 def test_the_router_starts_after_every_function_is_healthy() -> None:
     depends_on = _services()["router"]["depends_on"]
 
@@ -128,6 +155,15 @@ def test_the_worker_and_beat_run_the_reminders_image_and_beat_runs_alone() -> No
         assert services[name]["command"][:3] == ["python", "-m", "functions.reminders.cli"]
     assert services["beat"].get("deploy", {}).get("replicas") == 1
     assert services["beat"].get("scale", 1) == 1
+
+
+def test_the_bucket_lets_the_browser_upload_from_the_routers_origin_by_default() -> None:
+    bucket = _services()["s3-bucket"]
+    router_port = str(_services()["router"]["ports"][0]["published"])
+
+    assert bucket["environment"]["ROUTER_PORT"] == router_port
+    assert '"$${SPA_ORIGIN:-http://localhost:$$ROUTER_PORT}"' in bucket["command"][0]
+    assert "$$SPA_ORIGIN" in bucket["command"][0].split("AllowedOrigins", 1)[1]
 
 
 def test_s3_is_localstack_by_default_and_moto_in_its_profile() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 
-from tests.infra.tooling import DOCKERFILES, FUNCTION_DOCKERFILE, ROOT, copies, function_names
+from tests.infra.tooling import DOCKERFILES, FUNCTION_DOCKERFILE, ROOT, ROUTER_DOCKERFILE, copies, function_names
 
 
 def _missing_sources(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
@@ -25,7 +26,7 @@ def test_the_function_image_copies_only_existing_files(function: str) -> None:
 
 
 @pytest.mark.parametrize("dockerfile", [path for path in DOCKERFILES if path != FUNCTION_DOCKERFILE], ids=str)
-def test_the_router_and_spa_images_copy_only_existing_files(dockerfile: Path) -> None:
+def test_the_router_image_copies_only_existing_files(dockerfile: Path) -> None:
     assert _missing_sources(dockerfile, {}) == []
 
 
@@ -39,4 +40,26 @@ def test_the_function_image_copies_the_function_named_by_its_build_argument() ->
 def test_no_env_file_or_local_state_reaches_an_image() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
 
-    assert {".env", ".local", ".venv", ".git", "frontend/node_modules"} <= ignored
+    assert {".env", ".local", ".venv", ".git", "frontend/node_modules", "frontend/dist"} <= ignored
+
+
+def _ignored_by_dockerignore(path: str) -> bool:
+    """Whether .dockerignore keeps the path (or a folder above it) out of the build context."""
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    ignored = False
+    for pattern in (pattern for pattern in patterns if pattern and not pattern.startswith("#")):
+        negated, pattern = pattern.startswith("!"), pattern.removeprefix("!").rstrip("/")
+        parts = path.rstrip("/").split("/")
+        if any(fnmatch("/".join(parts[:depth]), pattern) for depth in range(1, len(parts) + 1)):
+            ignored = not negated
+    return ignored
+
+
+def test_the_router_image_builds_the_spa_from_sources_in_the_build_context() -> None:
+    sources = {source for copy in copies(ROUTER_DOCKERFILE) for source in copy.sources}
+
+    assert {"frontend/package.json", "frontend/package-lock.json", "frontend/"} <= sources
+    assert [source for source in sources if _ignored_by_dockerignore(source)] == []
+    assert _ignored_by_dockerignore("frontend/node_modules/react/index.js")
+    assert _ignored_by_dockerignore("frontend/dist/index.html")
+    assert not _ignored_by_dockerignore("frontend/src/main.tsx")

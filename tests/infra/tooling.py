@@ -16,7 +16,8 @@ from infra.router.routing import load_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_DOCKERFILE = ROOT / "infra" / "docker" / "function.Dockerfile"
-DOCKERFILES = (FUNCTION_DOCKERFILE, ROOT / "infra" / "router" / "Dockerfile", ROOT / "infra" / "spa" / "Dockerfile")
+ROUTER_DOCKERFILE = ROOT / "infra" / "router" / "Dockerfile"
+DOCKERFILES = (FUNCTION_DOCKERFILE, ROUTER_DOCKERFILE)
 
 
 def function_names() -> list[str]:

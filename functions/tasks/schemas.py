@@ -97,7 +97,8 @@ class TaskQuerySchema(ma.Schema):
     owner_id = ma.fields.UUID(metadata={"description": "Only this user's tasks"})
     sort = _several(
         f"`field:direction` pairs, applied in order; fields: {', '.join(TASK_SORT_FIELDS)}; direction asc "
-        "(the default) or desc. Newest first when absent, and as the last tie-breaker"
+        "(the default) or desc. Newest first when absent; ties are broken by created_at, then id, in the first "
+        "field's direction. Tasks without a due date come last in either direction"
     )
     page = ma.fields.Integer(
         load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE), metadata={"description": "1-based"}

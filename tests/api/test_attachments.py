@@ -5,11 +5,14 @@ Tasks are written straight into the database: these tests need a task, not the t
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import http.client
 import json
 import os
 import uuid
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +67,14 @@ class Bucket:
     def unfinished_multipart_uploads(self, task_id: str) -> list[str]:
         listed = self.client.list_multipart_uploads(Bucket=self.name, Prefix=f"tasks/{task_id}/")
         return [item["Key"] for item in listed.get("Uploads", [])]
+
+    def tags(self, key: str) -> dict[str, str]:
+        tag_set = self.client.get_object_tagging(Bucket=self.name, Key=key)["TagSet"]
+        return {tag["Key"]: tag["Value"] for tag in tag_set}
+
+    def lifecycle_rules(self) -> list[dict[str, Any]]:
+        rules: list[dict[str, Any]] = self.client.get_bucket_lifecycle_configuration(Bucket=self.name)["Rules"]
+        return rules
 
 
 @pytest.fixture(scope="module")
@@ -437,6 +448,99 @@ def test_a_presigned_upload_goes_straight_to_s3_and_is_confirmed(
     assert "attachment_id" in assert_error(twice, 400, "VALIDATION_ERROR")["details"]["fields"]
     assert len(attachment_rows(db, task_id)) == 1
     assert bucket.keys(task_id) == [f"tasks/{task_id}/{attachment['id']}"]
+
+
+PENDING = {"upload": "pending"}
+
+
+def form_tags(tagging_xml: str) -> dict[str, str]:
+    tag_set = ElementTree.fromstring(tagging_xml).find("TagSet")
+    assert tag_set is not None
+    return {tag.findtext("Key", ""): tag.findtext("Value", "") for tag in tag_set}
+
+
+def signed_policy(fields: dict[str, str], secret_access_key: str) -> dict[str, Any]:
+    """The form's policy document, once its SigV4 signature is checked the way S3 checks it."""
+    _, date, region, service, _ = fields["x-amz-credential"].split("/")
+    key = f"AWS4{secret_access_key}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    assert fields["x-amz-signature"] == hmac.new(key, fields["policy"].encode(), hashlib.sha256).hexdigest()
+    policy: dict[str, Any] = json.loads(base64.b64decode(fields["policy"]))
+    return policy
+
+
+def post_form_as_s3_stores_it(bucket: Bucket, ticket: dict[str, Any], content: bytes) -> str:
+    """Posts the presigned form to moto, then tags the object from the form's `tagging` field: S3 does that
+    itself, moto drops the field."""
+    posted = requests.post(ticket["url"], data=ticket["fields"], files={"file": ("x.csv", content)}, timeout=30)
+    assert posted.status_code in (200, 201, 204), posted.text
+    key: str = ticket["fields"]["key"]
+    tag_set = [{"Key": name, "Value": value} for name, value in form_tags(ticket["fields"]["tagging"]).items()]
+    bucket.client.put_object_tagging(Bucket=bucket.name, Key=key, Tagging={"TagSet": tag_set})
+    return key
+
+
+def test_a_presigned_form_cannot_drop_the_pending_tag(
+    api: Api, owner: SignedInUser, task_id: str, stack_env: dict[str, str]
+) -> None:
+    # moto accepts any POST whatever the policy says, so what S3 would enforce is read from the signed policy.
+    response = api.post(f"/api/v1/tasks/{task_id}/attachments/upload-url", token=owner.access_token, json={})
+    assert response.status_code == 200, response.text
+    fields = response.json()["fields"]
+    assert form_tags(fields["tagging"]) == PENDING
+
+    policy = signed_policy(fields, stack_env["AWS_SECRET_ACCESS_KEY"])
+    conditions = policy["conditions"]
+    # An exact match, and no other condition on the field: a form without it or with other tags is refused.
+    assert {"tagging": fields["tagging"]} in conditions
+    assert [c for c in conditions if "tagging" in json.dumps(c)] == [{"tagging": fields["tagging"]}]
+    assert {"key": fields["key"]} in conditions
+    assert ["content-length-range", 1, MAX_UPLOAD_BYTES] in conditions
+
+
+def test_a_confirmed_upload_loses_the_pending_tag_and_an_unconfirmed_one_keeps_it(
+    api: Api, db: psycopg.Connection, bucket: Bucket, owner: SignedInUser, task_id: str
+) -> None:
+    def ticket() -> dict[str, Any]:
+        response = api.post(f"/api/v1/tasks/{task_id}/attachments/upload-url", token=owner.access_token, json={})
+        assert response.status_code == 200, response.text
+        issued: dict[str, Any] = response.json()
+        return issued
+
+    confirmed_ticket, abandoned_ticket = ticket(), ticket()
+    confirmed_key = post_form_as_s3_stores_it(bucket, confirmed_ticket, b"kept")
+    abandoned_key = post_form_as_s3_stores_it(bucket, abandoned_ticket, b"never confirmed")
+    assert bucket.tags(confirmed_key) == bucket.tags(abandoned_key) == PENDING
+
+    confirm = {"attachment_id": confirmed_ticket["attachment_id"], "filename": "kept.csv"}
+    confirmed = api.post(f"/api/v1/tasks/{task_id}/attachments/confirm", token=owner.access_token, json=confirm)
+    assert confirmed.status_code == 201, confirmed.text
+
+    assert bucket.tags(confirmed_key) == {}
+    assert bucket.tags(abandoned_key) == PENDING
+    assert [row[4] for row in attachment_rows(db, task_id)] == [confirmed_key]
+
+
+def test_a_file_uploaded_through_the_api_is_kept_once_recorded(
+    api: Api, bucket: Bucket, owner: SignedInUser, task_id: str
+) -> None:
+    created = upload(api, owner, task_id, b"recorded")
+    assert created.status_code == 201, created.text
+    assert bucket.tags(f"tasks/{task_id}/{created.json()['id']}") == {}
+
+
+def test_the_bucket_expires_pending_uploads_and_abandoned_multipart_uploads_after_a_day(bucket: Bucket) -> None:
+    # Set when the function creates the bucket. S3 runs these rules; moto and LocalStack store them only.
+    rules = {rule["ID"]: rule for rule in bucket.lifecycle_rules()}
+    pending = rules["expire-unrecorded-uploads"]
+    assert (pending["Status"], pending["Filter"], pending["Expiration"]) == (
+        "Enabled",
+        {"Tag": {"Key": "upload", "Value": "pending"}},
+        {"Days": 1},
+    )
+    multipart = rules["abort-incomplete-multipart-uploads"]
+    assert (multipart["Status"], multipart["AbortIncompleteMultipartUpload"]) == ("Enabled", {"DaysAfterInitiation": 1})
 
 
 def test_confirming_an_upload_that_never_reached_s3_is_refused(

@@ -81,11 +81,14 @@ def task_id(db: psycopg.Connection, owner: SignedInUser) -> str:
 
 
 def assert_reconciled(db: psycopg.Connection, bucket: Bucket, task_id: str) -> int:
-    """Every attachment row has its object and every object its row; no half-finished multipart upload."""
+    """Every attachment row has its object and every object its row; no half-finished multipart upload; no
+    recorded object still tagged pending, which S3 would expire under its row."""
     rows = {row[0] for row in db.execute("SELECT storage_path FROM attachments WHERE task_id = %s", (task_id,))}
     prefix = f"tasks/{task_id}/"
     objects = set(bucket.objects(prefix))
     assert rows == objects, f"rows without objects: {rows - objects}; objects without rows: {objects - rows}"
+    expiring = [key for key in objects if bucket.client.get_object_tagging(Bucket=bucket.name, Key=key)["TagSet"]]
+    assert expiring == [], f"recorded objects that would expire: {expiring}"
     assert bucket.unfinished_uploads(prefix) == []
     return len(rows)
 

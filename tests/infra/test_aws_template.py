@@ -3,6 +3,7 @@ hold what each handler imports."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from functools import cache
@@ -14,6 +15,7 @@ import yaml
 
 from infra.aws.bundle import stage
 from infra.router.routing import load_routes, route_for
+from tasktracker.adapters.s3.storage import BUCKET_LIFECYCLE
 from tests.infra.tooling import ROOT, function_names, require_tool
 
 TEMPLATE = ROOT / "infra" / "aws" / "template.yaml"
@@ -136,6 +138,46 @@ def test_only_attachments_and_tasks_may_write_the_bucket() -> None:
     }
 
     assert writers == {"attachments", "tasks"}
+
+
+def _as_cloudformation(rule: dict[str, Any]) -> dict[str, Any]:
+    """An S3 API lifecycle rule (what the adapter and the compose file set) in the template's spelling."""
+    converted: dict[str, Any] = {"Id": rule["ID"], "Status": rule["Status"]}
+    tag = rule["Filter"].get("Tag")
+    if tag:
+        converted["TagFilters"] = [tag]
+    if rule["Filter"].get("Prefix"):
+        converted["Prefix"] = rule["Filter"]["Prefix"]
+    if "Expiration" in rule:
+        converted["ExpirationInDays"] = rule["Expiration"]["Days"]
+    if "AbortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return converted
+
+
+def test_the_bucket_expires_unrecorded_uploads_the_same_way_everywhere() -> None:
+    bucket = _template()["Resources"]["AttachmentsBucket"]["Properties"]
+    compose_lifecycle = json.loads((ROOT / "infra" / "s3" / "bucket-lifecycle.json").read_text())
+
+    assert compose_lifecycle == BUCKET_LIFECYCLE
+    assert bucket["LifecycleConfiguration"]["Rules"] == [_as_cloudformation(rule) for rule in BUCKET_LIFECYCLE["Rules"]]
+    [pending_rule] = [rule for rule in bucket["LifecycleConfiguration"]["Rules"] if "TagFilters" in rule]
+    assert (pending_rule["TagFilters"], pending_rule["ExpirationInDays"]) == (
+        [{"Key": "upload", "Value": "pending"}],
+        1,
+    )
+
+
+def test_the_attachments_function_may_tag_and_untag_objects() -> None:
+    actions = {
+        action
+        for policy in _functions()["attachments"]["Policies"]
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+        for action in statement["Action"]
+    }
+
+    assert {"s3:PutObjectTagging", "s3:DeleteObjectTagging"} <= actions
 
 
 def test_the_jwt_secret_comes_from_secrets_manager() -> None:

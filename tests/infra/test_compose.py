@@ -166,6 +166,16 @@ def test_the_bucket_lets_the_browser_upload_from_the_routers_origin_by_default()
     assert "$$SPA_ORIGIN" in bucket["command"][0].split("AllowedOrigins", 1)[1]
 
 
+def test_the_bucket_gets_the_rule_that_expires_unconfirmed_uploads() -> None:
+    bucket = _services()["s3-bucket"]
+    # docker-compose renders short volume syntax: source:target:mode.
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in bucket["volumes"]}
+
+    assert mounts["/etc/tasktracker/bucket-lifecycle.json"] == str(ROOT / "infra" / "s3" / "bucket-lifecycle.json")
+    assert "put-bucket-lifecycle-configuration" in bucket["command"][0]
+    assert "file:///etc/tasktracker/bucket-lifecycle.json" in bucket["command"][0]
+
+
 def test_s3_is_localstack_by_default_and_moto_in_its_profile() -> None:
     default, moto = _services(), _services("moto")
 

@@ -444,16 +444,22 @@ class Blob:
     content_type: str
 
 
-STORAGE_OPERATIONS = frozenset({"put", "open", "delete", "delete_many", "head", "presigned_post"})
+STORAGE_OPERATIONS = frozenset(
+    {"put", "open", "delete", "delete_many", "head", "presigned_post", "mark_kept", "mark_pending"}
+)
 
 
 class FakeFileStorage:
-    """A bucket in a dict. fail() makes operations raise ServiceUnavailableError, as an unreachable S3 would."""
+    """A bucket in a dict. fail() makes operations raise ServiceUnavailableError, as an unreachable S3 would.
+
+    `pending` holds the keys storage would expire: every object starts there until it is marked kept.
+    """
 
     chunk_size = 4
 
     def __init__(self) -> None:
         self.objects: dict[str, Blob] = {}
+        self.pending: set[str] = set()
         self.presigned: list[tuple[str, str, int]] = []
         self._failing: frozenset[str] = frozenset()
         self._interleaved: dict[str, Callable[[], object]] = {}
@@ -475,6 +481,7 @@ class FakeFileStorage:
     def receive_upload(self, key: str, data: bytes, content_type: str) -> None:
         """What a client posting a presigned form does: the object appears without the application's help."""
         self.objects[key] = Blob(data, content_type)
+        self.pending.add(key)
 
     def put(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
         self._begin("put")
@@ -485,7 +492,18 @@ class FakeFileStorage:
             if len(received) > max_bytes:
                 raise PayloadTooLargeError(details={"max_bytes": max_bytes})
         self.objects[key] = Blob(bytes(received), content_type)
+        self.pending.add(key)
         return len(received)
+
+    def mark_kept(self, key: str) -> bool:
+        self._begin("mark_kept")
+        self.pending.discard(key)
+        return key in self.objects
+
+    def mark_pending(self, key: str) -> None:
+        self._begin("mark_pending")
+        if key in self.objects:
+            self.pending.add(key)
 
     def open(self, key: str) -> StoredObject:
         self._begin("open")
@@ -500,11 +518,13 @@ class FakeFileStorage:
         self._begin("delete")
         # Like S3: deleting a missing key succeeds.
         self.objects.pop(key, None)
+        self.pending.discard(key)
 
     def delete_many(self, keys: Sequence[str]) -> None:
         self._begin("delete_many")
         for key in keys:
             self.objects.pop(key, None)
+            self.pending.discard(key)
 
     def head(self, key: str) -> StoredObject | None:
         self._begin("head")

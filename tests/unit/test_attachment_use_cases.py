@@ -370,3 +370,121 @@ def test_confirm_upload_records_a_clean_content_type_like_upload_does(
     storage.receive_upload(storage_key(task.id, attachment_id), b"<p>hi</p>", "Text/HTML; charset=utf-8")
     attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.html")
     assert attachment.content_type == clean_content_type("Text/HTML; charset=utf-8") == "text/html"
+
+
+# pending objects: storage expires whatever is not recorded
+
+
+def test_an_uploaded_file_is_kept_once_its_row_is_written(
+    attachments: AttachmentUseCases, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment = upload(attachments, alice, task)
+    assert attachment.storage_path in storage.objects
+    assert storage.pending == set()
+
+
+def test_a_presigned_upload_stays_pending_until_it_is_confirmed(
+    attachments: AttachmentUseCases, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    confirmed, unconfirmed = (attachments.request_upload(alice.id, task.id, content_type=None) for _ in range(2))
+    for ticket in (confirmed, unconfirmed):
+        storage.receive_upload(storage_key(task.id, ticket.attachment_id), b"data", "text/plain")
+    attachments.confirm_upload(alice.id, task.id, attachment_id=confirmed.attachment_id, filename="a.txt")
+    assert storage.pending == {storage_key(task.id, unconfirmed.attachment_id)}
+
+
+def test_when_storage_cannot_keep_the_object_no_row_is_written_and_the_upload_still_expires(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    key = storage_key(task.id, attachment_id)
+    storage.receive_upload(key, b"data", "text/plain")
+    storage.fail("mark_kept")
+    with pytest.raises(ServiceUnavailableError):
+        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert uow.committed_state.attachments == {}
+    assert uow.events() == []
+    assert storage.pending == {key}
+
+    storage.recover()
+    attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert list(uow.committed_state.attachments) == [attachment_id]
+    assert storage.pending == set()
+
+
+def test_an_upload_that_vanished_before_it_was_kept_records_nothing(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    key = storage_key(task.id, attachment_id)
+    storage.receive_upload(key, b"data", "text/plain")
+    storage.interleave("mark_kept", lambda: storage.objects.pop(key))
+    with pytest.raises(ValidationError) as error:
+        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert list(error.value.details["fields"]) == ["attachment_id"]
+    assert uow.committed_state.attachments == {}
+
+
+def test_a_confirmation_whose_commit_fails_leaves_the_upload_pending_for_a_retry(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    key = storage_key(task.id, attachment_id)
+    storage.receive_upload(key, b"data", "text/plain")
+    uow.commit_error = ServiceUnavailableError("database went away")
+    with pytest.raises(ServiceUnavailableError):
+        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert uow.committed_state.attachments == {}
+    assert storage.pending == {key}
+
+    uow.commit_error = None
+    attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert list(uow.committed_state.attachments) == [attachment_id]
+    assert storage.pending == set()
+
+
+@pytest.mark.parametrize("path", ["upload", "confirm"])
+def test_a_commit_that_only_seemed_to_fail_keeps_the_recorded_file(
+    path: str,
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    task: Task,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    committed = uow.commit
+
+    def commit_then_lose_the_answer() -> None:
+        committed()
+        raise ServiceUnavailableError("the connection dropped before the database answered")
+
+    monkeypatch.setattr(uow, "commit", commit_then_lose_the_answer)
+    with pytest.raises(ServiceUnavailableError):
+        if path == "upload":
+            upload(attachments, alice, task)
+        else:
+            attachment_id = new_id()
+            storage.receive_upload(storage_key(task.id, attachment_id), b"data", "text/plain")
+            attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    [attachment] = uow.committed_state.attachments.values()
+    assert list(storage.objects) == [attachment.storage_path]
+    assert storage.pending == set()
+
+
+def test_a_storage_failure_while_settling_a_failed_commit_is_logged_not_raised_over_the_cause(
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    task: Task,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    attachment_id = new_id()
+    key = storage_key(task.id, attachment_id)
+    storage.receive_upload(key, b"data", "text/plain")
+    uow.commit_error = ServiceUnavailableError("database went away")
+    storage.interleave("mark_pending", lambda: storage.fail("mark_pending"))
+    with pytest.raises(ServiceUnavailableError, match="database went away"):
+        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert any(record.levelname == "ERROR" and "for good" in record.getMessage() for record in caplog.records)

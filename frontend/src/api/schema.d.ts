@@ -838,7 +838,7 @@ export interface paths {
                     owner?: "me";
                     /** @description Only this user's tasks */
                     owner_id?: string;
-                    /** @description `field:direction` pairs, applied in order; fields: title, status, priority, due_date, created_at, updated_at; direction asc (the default) or desc. Newest first when absent, and as the last tie-breaker, comma-separated or repeated */
+                    /** @description `field:direction` pairs, applied in order; fields: title, status, priority, due_date, created_at, updated_at; direction asc (the default) or desc. Newest first when absent; ties are broken by created_at, then id, in the first field's direction. Tasks without a due date come last in either direction, comma-separated or repeated */
                     sort?: string[];
                     /** @description 1-based */
                     page?: number;

@@ -1,4 +1,9 @@
-"""Use cases of the attachments function. The file and its row are written together or not at all."""
+"""Use cases of the attachments function. The file and its row are written together or not at all.
+
+Every object is written pending and storage expires pending objects by itself, so an upload nobody records
+(a presigned form posted but never confirmed, a process that died mid-upload) goes away on its own. An object
+is marked kept only inside the transaction that writes its row, just before the commit.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +42,10 @@ def attachment_not_found() -> NotFoundError:
     return NotFoundError("Attachment not found", code="ATTACHMENT_NOT_FOUND")
 
 
+def upload_not_found() -> ValidationError:
+    return ValidationError.for_field("attachment_id", "No uploaded file was found for this id.")
+
+
 def storage_key(task_id: UUID, attachment_id: UUID) -> str:
     # Never derived from the user's filename: no path tricks reach the bucket.
     return f"tasks/{task_id}/{attachment_id}"
@@ -69,7 +78,17 @@ class AttachmentUseCases:
         if size == 0:
             self.storage.delete(key)
             raise ValidationError.for_field("file", "The file is empty.")
-        return self._record(user_id, task_id, attachment_id, rules.sanitize_filename(filename), content_type, size, key)
+        return self._record(
+            user_id,
+            task_id,
+            attachment_id,
+            rules.sanitize_filename(filename),
+            content_type,
+            size,
+            key,
+            # The client cannot send these bytes again without the whole body: nothing is worth keeping.
+            discard_unrecorded=True,
+        )
 
     def list_for_task(self, task_id: UUID) -> list[Attachment]:
         with self.uow() as uow:
@@ -125,7 +144,7 @@ class AttachmentUseCases:
         key = storage_key(task_id, attachment_id)
         stored = self.storage.head(key)
         if stored is None:
-            raise ValidationError.for_field("attachment_id", "No uploaded file was found for this id.")
+            raise upload_not_found()
         if stored.size_bytes > self.max_upload_bytes or stored.size_bytes == 0:
             self.storage.delete(key)
             raise ValidationError.for_field("file", "The uploaded file is empty or larger than allowed.")
@@ -137,10 +156,21 @@ class AttachmentUseCases:
             clean_content_type(stored.content_type),
             stored.size_bytes,
             key,
+            # Left pending, the upload can still be confirmed by a retry until it expires.
+            discard_unrecorded=False,
         )
 
     def _record(
-        self, user_id: UUID, task_id: UUID, attachment_id: UUID, filename: str, content_type: str, size: int, key: str
+        self,
+        user_id: UUID,
+        task_id: UUID,
+        attachment_id: UUID,
+        filename: str,
+        content_type: str,
+        size: int,
+        key: str,
+        *,
+        discard_unrecorded: bool,
     ) -> Attachment:
         now = self.clock.now()
         attachment = Attachment(
@@ -152,6 +182,7 @@ class AttachmentUseCases:
             storage_path=key,
             created_at=now,
         )
+        marked_kept = False
         try:
             with self.uow() as uow:
                 # Checked again: the task may have been deleted or given away while the bytes travelled.
@@ -166,14 +197,41 @@ class AttachmentUseCases:
                     attachment_id=attachment_id,
                     details={"filename": filename, "content_type": content_type, "size_bytes": size},
                 )
+                # Last before the commit: if storage refuses, no row is written and the object still expires.
+                if not self.storage.mark_kept(key):
+                    raise upload_not_found()
+                marked_kept = True
                 uow.commit()
         except ConflictError:
             # Another confirmation of the same upload won the race: the object is its file now, keep it.
             raise ValidationError.for_field("attachment_id", "This upload was already confirmed.") from None
         except BaseException:
-            self._discard(key)
+            if marked_kept:
+                self._settle_after_failed_commit(task_id, attachment_id, key, discard=discard_unrecorded)
+            elif discard_unrecorded:
+                self._discard(key)
             raise
         return attachment
+
+    def _settle_after_failed_commit(self, task_id: UUID, attachment_id: UUID, key: str, *, discard: bool) -> None:
+        """The object was marked kept but the commit failed, or only seemed to: the row decides what it becomes.
+
+        Under the task's lock, as every recording takes it, so a concurrent confirmation of the same upload
+        cannot mark the object kept between this look and the change.
+        """
+        try:
+            with self.uow() as uow:
+                uow.tasks.get_for_update(task_id)
+                if uow.attachments.get(attachment_id) is not None:
+                    return
+                if discard:
+                    self.storage.delete(key)
+                else:
+                    self.storage.mark_pending(key)
+        except Exception:
+            logger.exception(
+                "an upload whose row was not written may stay in storage for good", extra={"storage_key": key}
+            )
 
     def _discard(self, key: str) -> None:
         try:

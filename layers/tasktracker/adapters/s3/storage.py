@@ -26,6 +26,32 @@ TRANSFER.max_in_memory_upload_chunks = 2
 
 T = TypeVar("T")
 
+# Every object is written with this tag and loses it once its row is committed; the bucket's lifecycle rule
+# (below, and infra/aws/template.yaml) expires what still carries it. The bucket's objects carry no other tag.
+PENDING_TAG_KEY = "upload"
+PENDING_TAG_VALUE = "pending"
+PENDING_TAGGING_HEADER = f"{PENDING_TAG_KEY}={PENDING_TAG_VALUE}"
+PENDING_TAGGING_XML = (
+    f"<Tagging><TagSet><Tag><Key>{PENDING_TAG_KEY}</Key><Value>{PENDING_TAG_VALUE}</Value></Tag></TagSet></Tagging>"
+)
+PENDING_EXPIRY_DAYS = 1
+BUCKET_LIFECYCLE: dict[str, Any] = {
+    "Rules": [
+        {
+            "ID": "expire-unrecorded-uploads",
+            "Status": "Enabled",
+            "Filter": {"Tag": {"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}},
+            "Expiration": {"Days": PENDING_EXPIRY_DAYS},
+        },
+        {
+            "ID": "abort-incomplete-multipart-uploads",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": PENDING_EXPIRY_DAYS},
+        },
+    ]
+}
+
 
 class _LimitedReader:
     """Counts what passes through and stops the transfer the moment it exceeds the limit."""
@@ -83,6 +109,7 @@ class S3FileStorage:
             if not _is_missing(error):
                 raise
             self._client.create_bucket(Bucket=self.bucket)
+            self._client.put_bucket_lifecycle_configuration(Bucket=self.bucket, LifecycleConfiguration=BUCKET_LIFECYCLE)
             logger.info("created bucket", extra={"bucket": self.bucket})
         except BotoCoreError:
             # Storage may come up after the function; uploads will answer 503 until it does.
@@ -105,7 +132,11 @@ class S3FileStorage:
         try:
             self._call(
                 lambda: self._client.upload_fileobj(
-                    reader, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=TRANSFER
+                    reader,
+                    self.bucket,
+                    key,
+                    ExtraArgs={"ContentType": content_type, "Tagging": PENDING_TAGGING_HEADER},
+                    Config=TRANSFER,
                 )
             )
         except BaseException:
@@ -148,6 +179,20 @@ class S3FileStorage:
             raise
         return StoredObject(int(response["ContentLength"]), response.get("ContentType") or "", iter(()))
 
+    def mark_kept(self, key: str) -> bool:
+        try:
+            self._call(lambda: self._client.delete_object_tagging(Bucket=self.bucket, Key=key))
+        except ServiceUnavailableError as error:
+            cause = error.__cause__
+            if isinstance(cause, ClientError) and _is_missing(cause):
+                return False
+            raise
+        return True
+
+    def mark_pending(self, key: str) -> None:
+        tagging = {"TagSet": [{"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}]}
+        self._call(lambda: self._client.put_object_tagging(Bucket=self.bucket, Key=key, Tagging=tagging))
+
     def delete(self, key: str) -> None:
         self._call(lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
@@ -162,8 +207,13 @@ class S3FileStorage:
         post = self._presign_client.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            Fields={"Content-Type": content_type, "tagging": PENDING_TAGGING_XML},
+            # Exact matches: a form without the pending tag, or with another, is refused by S3.
+            Conditions=[
+                {"Content-Type": content_type},
+                {"tagging": PENDING_TAGGING_XML},
+                ["content-length-range", 1, max_bytes],
+            ],
             ExpiresIn=expires_in,
         )
         return PresignedUpload(url=post["url"], fields=dict(post["fields"]), expires_in=expires_in)

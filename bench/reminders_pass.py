@@ -1,8 +1,9 @@
 """Benchmark (not a test): one reminder pass over 1,000,000 tasks of which 100,000 are due.
 
-    PYTHONPATH=. python bench/reminders_pass.py [--tasks 1000000] [--due 100000]
+    PYTHONPATH=. python -m bench.reminders_pass [--tasks 1000000] [--due 100000] [--json]
 
-DATABASE_URL names a PostgreSQL server to use (a database `tasktracker_bench` is created on it and
+`make bench` runs it as its part 6 (with --json, in a process of its own so that its peak memory is its own).
+DATABASE_URL names a PostgreSQL server to use (a database `tasktracker_bench_reminders` is created on it and
 dropped at the end; the database in the URL itself is not touched); without it an embedded PostgreSQL
 is started in a temporary directory. Prints the pass's reminders per second and peak memory (the process's
 maximum resident set size, before and after the pass), and the floor: one hand-written INSERT ... SELECT
@@ -12,6 +13,7 @@ that writes the same rows without leaving the database.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -30,7 +32,7 @@ from tasktracker.application.reminders import ReminderPassReport
 from tasktracker.bootstrap.reminders import send_reminders
 from tasktracker.config import Settings
 
-BENCH_DATABASE = "tasktracker_bench"
+BENCH_DATABASE = "tasktracker_bench_reminders"
 USERS = 1000
 
 # Of the tasks that are not due, a quarter each: due later, overdue, without a due date, and DONE within the window.
@@ -124,40 +126,60 @@ def run_pass(url: str) -> ReminderPassReport:
     return send_reminders(settings).run_pass("bench")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=int, default=1_000_000)
-    parser.add_argument("--due", type=int, default=100_000)
-    args = parser.parse_args()
-
+def measure(tasks: int, due: int, say: bool = True) -> dict[str, float | int]:
     with bench_database() as url:
         upgrade(url)
         started = time.perf_counter()
         with psycopg.connect(url, autocommit=True) as connection:
             for statement in SEED:
-                connection.execute(statement, {"users": USERS, "tasks": args.tasks, "due": args.due})
+                connection.execute(statement, {"users": USERS, "tasks": tasks, "due": due})
             connection.execute("VACUUM ANALYZE")
-        print(f"seeded {count(url, 'tasks'):,} tasks ({args.due:,} due) in {time.perf_counter() - started:.1f} s")
+        if say:
+            print(f"seeded {count(url, 'tasks'):,} tasks ({due:,} due) in {time.perf_counter() - started:.1f} s")
 
         rss_before = max_rss_mib()
         report = run_pass(url)
         rss_after = max_rss_mib()
-        assert count(url, "reminder_logs") == count(url, "audit_events") == report.sent == args.due, report
+        assert count(url, "reminder_logs") == count(url, "audit_events") == report.sent == due, report
         rate = report.sent / report.duration_seconds
-        print(
-            f"pass:  {report.sent:,} reminders in {report.batches} batches, {report.duration_seconds:.2f} s, "
-            f"{rate:,.0f} reminders/s; peak RSS {rss_after:.0f} MiB (+{rss_after - rss_before:.0f} MiB during the pass)"
-        )
+        if say:
+            print(
+                f"pass:  {report.sent:,} reminders in {report.batches} batches, {report.duration_seconds:.2f} s, "
+                f"{rate:,.0f} reminders/s; peak RSS {rss_after:.0f} MiB "
+                f"(+{rss_after - rss_before:.0f} MiB during the pass)"
+            )
 
         forget_reminders(url)
         with psycopg.connect(url, autocommit=True) as connection:
             started = time.perf_counter()
             written = connection.execute(FLOOR).rowcount
             floor = time.perf_counter() - started
-        print(
-            f"floor: one INSERT ... SELECT, {written:,} reminders in {floor:.2f} s, {written / floor:,.0f} reminders/s "
-            f"(the pass takes {report.duration_seconds / floor:.1f}x as long)"
-        )
+        if say:
+            print(
+                f"floor: one INSERT ... SELECT, {written:,} reminders in {floor:.2f} s, "
+                f"{written / floor:,.0f} reminders/s (the pass takes {report.duration_seconds / floor:.1f}x as long)"
+            )
+    return {
+        "tasks": tasks,
+        "sent": report.sent,
+        "batches": report.batches,
+        "pass_seconds": report.duration_seconds,
+        "reminders_per_s": rate,
+        "floor_reminders_per_s": written / floor,
+        "peak_rss_mib": rss_after,
+        "rss_growth_mib": rss_after - rss_before,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true", help="print one JSON line of figures instead of prose")
+    args = parser.parse_args()
+    figures = measure(args.tasks, args.due, say=not args.json)
+    if args.json:
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

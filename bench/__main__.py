@@ -1,0 +1,327 @@
+"""`make bench`: seeds its own data, drives the real stack through the router, prints one table and a JSON file.
+
+Every figure is set against a floor measured in the same run (absolute times on a shared machine drift).
+Settings (environment): BENCH_SECONDS per load point (5), BENCH_SIZES for the growth steps
+(10000,100000,1000000), BENCH_ATTACHMENT_MB for the attachment sizes (256,1024), BENCH_PARTS to run only some
+parts (list,writes,attachments,coldstart,reminders; growth is part of list), BENCH_PROFILE=1 to record a py-spy
+profile of the tasks function under the default list's load, DATABASE_URL to use another PostgreSQL server,
+BENCH_KEEP_DATABASE=1 to keep the seeded database afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import requests
+
+from bench import attachments, coldstart, seed
+from bench.load import Point, pgbench, require_wrk, wrk
+from bench.queries import (
+    COUNTERS_COUNT,
+    DEFAULT_PAGE,
+    DEFAULT_PATH,
+    EXACT_COUNT,
+    LIST_PATH,
+    RANKED_COLUMN,
+    SEARCH_COUNT,
+    search_page,
+)
+from bench.report import Figure, Report
+from bench.services import BENCH, Services, backing_services, bench_environment, running_stack, sign_in
+from tasktracker.adapters.sqlalchemy.migrate import upgrade
+from tests.support.stack import RunningStack
+
+RESULTS = BENCH / "results" / "latest.json"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
+ATTACHMENT_MB = [int(mb) for mb in os.environ.get("BENCH_ATTACHMENT_MB", "256,1024").split(",")]
+PARTS = set(os.environ.get("BENCH_PARTS", "list,writes,attachments,coldstart,reminders").split(","))
+CONCURRENCIES = (1, 8, 32)
+GROWTH_CONCURRENCY = 8
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def warm(url: str, token: str | None) -> None:
+    """A few requests first: pools connect, caches fill, and a broken endpoint fails the run loudly."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    for _ in range(3):
+        answer = requests.get(url, headers=headers, timeout=120)
+        if answer.status_code != 200:
+            raise RuntimeError(f"GET {url} answered {answer.status_code}: {answer.text[:300]}")
+
+
+def point(url: str, concurrency: int, token: str | None = None) -> Point:
+    warm(url, token)
+    return wrk(url, concurrency=concurrency, seconds=SECONDS, token=token)
+
+
+def explain(database_url: str, statements: dict[str, str]) -> dict[str, list[str]]:
+    with psycopg.connect(database_url) as connection:
+        return {
+            name: [row[0] for row in connection.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}").fetchall()]
+            for name, sql in statements.items()
+        }
+
+
+def list_and_growth(report: Report, services: Services, stack: RunningStack, bare_url: str, token: str) -> None:
+    base = stack.base_url
+    with psycopg.connect(services.database_url) as connection:
+        found = connection.execute(RANKED_COLUMN).fetchone()
+        has_counters = seed.counters_exist(connection)
+    search_sql = [search_page(bool(found and found[0])), SEARCH_COUNT]
+    growth: dict[int, dict[str, Point]] = {}
+    seeded = 0
+    for size in SIZES:
+        seconds = seed.grow_tasks(services.database_url, seeded + 1, size)
+        say(f"seeded tasks {seeded + 1:,}..{size:,} in {seconds:.1f} s")
+        report.details.setdefault("seed_seconds", {})[size] = seconds
+        seeded = size
+        growth[size] = {
+            "search": point(base + LIST_PATH, GROWTH_CONCURRENCY, token),
+            "default": point(base + DEFAULT_PATH, GROWTH_CONCURRENCY, token),
+        }
+        for name, figures in growth[size].items():
+            say(f"  {size:>9,} tasks, {name} list, c={GROWTH_CONCURRENCY}: {figures.rps:.1f} req/s")
+    report.details["growth"] = {size: {k: p.as_dict() for k, p in pts.items()} for size, pts in growth.items()}
+    report.details["explain"] = explain(
+        services.database_url,
+        {"search page": search_sql[0], "search total": SEARCH_COUNT, "default page": DEFAULT_PAGE,
+         "default total": COUNTERS_COUNT if has_counters else EXACT_COUNT},
+    )  # fmt: skip
+
+    # Part 1 at the largest size.
+    largest = SIZES[-1]
+    for concurrency in CONCURRENCIES:
+        ours = (
+            growth[largest]["search"]
+            if concurrency == GROWTH_CONCURRENCY
+            else point(base + LIST_PATH, concurrency, token)
+        )
+        bare = point(f"{bare_url}/bare/tasks/search", concurrency)
+        sql = pgbench(services.database_url, search_sql, concurrency=concurrency, seconds=SECONDS)
+        report.details.setdefault("list", {})[concurrency] = {
+            "product": ours.as_dict(), "bare": bare.as_dict(), "pgbench": sql.as_dict()
+        }  # fmt: skip
+        part = f"1 list c={concurrency}"
+        ratio = ours.rps / bare.rps
+        report.add(Figure(part, "throughput", ours.rps, "req/s", bare.rps, "bare", ">= 0.5 x bare", ratio >= 0.5))
+        report.add(Figure(part, "vs pgbench", ours.rps, "req/s", sql.rps, "pgbench"))
+        report.add(Figure(part, "p50", ours.p50_ms, "ms", bare.p50_ms, "bare"))
+        report.add(
+            Figure(part, "p99", ours.p99_ms, "ms", ours.p50_ms, "own p50", "< 4 x p50", ours.p99_ms < 4 * ours.p50_ms)
+        )
+        if ours.errors:
+            report.add(Figure(part, "errors", ours.errors, "req", note="non-2xx or socket errors"))
+
+    ours = growth[largest]["default"]
+    exact = point(f"{bare_url}/bare/tasks?count=exact", GROWTH_CONCURRENCY)
+    counted = point(f"{bare_url}/bare/tasks?count=counters", GROWTH_CONCURRENCY) if has_counters else None
+    part = f"1 default list {largest:,}"
+    report.add(
+        Figure(part, "vs count(*)", ours.rps, "req/s", exact.rps, "bare count(*)", ">= 5 x", ours.rps >= 5 * exact.rps)
+    )
+    report.add(
+        Figure(
+            part, "vs counters", ours.rps if counted else None, "req/s", counted.rps if counted else None,
+            "bare counters", ">= 0.5 x", (ours.rps >= 0.5 * counted.rps) if counted else None,
+            note="" if counted else "no task_counts table in this schema",
+        )
+    )  # fmt: skip
+    report.details["default_list"] = {
+        "product": ours.as_dict(),
+        "bare_exact": exact.as_dict(),
+        "bare_counters": counted.as_dict() if counted else None,
+    }
+
+    first = SIZES[0]
+    for name in ("search", "default"):
+        small, large = growth[first][name].rps, growth[largest][name].rps
+        report.add(
+            Figure(f"3 growth {name}", f"{first:,}->{largest:,}", large, "req/s", small, f"at {first:,}",
+                   ">= 0.5 x", large >= 0.5 * small)
+        )  # fmt: skip
+    if os.environ.get("BENCH_PROFILE"):
+        profile(stack, base + DEFAULT_PATH, token)
+
+
+def profile(stack: RunningStack, url: str, token: str) -> None:
+    """py-spy on the tasks function's worker while wrk loads it: collapsed stacks in bench/results/."""
+    import psutil  # type: ignore[import-untyped]
+
+    worker = psutil.Process(stack.processes["tasks"].pid).children()[0]
+    out = BENCH / "results" / "profile-tasks.txt"
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker.pid), "--format", "raw",
+         "--duration", str(int(SECONDS) + 2), "--rate", "200", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1)
+    wrk(url, concurrency=GROWTH_CONCURRENCY, seconds=SECONDS, token=token)
+    spy.wait(60)
+    say(f"profile (collapsed stacks) in {out}")
+
+
+def writes(report: Report, services: Services, stack: RunningStack, bare_url: str, token: str, email: str) -> None:
+    title = f"bench write {time.time_ns()}"
+    task = {"title": title, "description": "written by the benchmark", "priority": "HIGH", "tags": ["bench", "work"]}
+    bare_body = {**task, "title": title + " bare", "owner_email": email}
+
+    def rows(pattern: str) -> tuple[int, int]:
+        with psycopg.connect(services.database_url) as connection:
+            found = connection.execute(
+                "SELECT count(*), count(audit_events.id) FROM tasks LEFT JOIN audit_events"
+                " ON audit_events.task_id = tasks.id AND audit_events.event_type = 'TASK_CREATED'"
+                " WHERE tasks.title = %s",
+                (pattern,),
+            ).fetchone()
+        return (int(found[0]), int(found[1])) if found else (0, 0)
+
+    ours = wrk(f"{stack.base_url}/api/v1/tasks", concurrency=8, seconds=SECONDS, token=token, post=json.dumps(task))
+    bare = wrk(f"{bare_url}/bare/tasks", concurrency=8, seconds=SECONDS, post=json.dumps(bare_body))
+    # wrk drops the requests still in flight when its time is up (they may well commit), so the rows are checked
+    # against the 201s with a client that waits for every answer: a fixed number of requests, 8 at a time.
+    checked = f"{title} checked"
+    answers = send_all(f"{stack.base_url}/api/v1/tasks", {**task, "title": checked}, token, count=400)
+    tasks_written, audited = rows(checked)
+    report.details["writes"] = {
+        "product": ours.as_dict(), "bare": bare.as_dict(), "checked_requests": 400, "checked_201s": answers,
+        "checked_rows": tasks_written, "checked_audit_events": audited,
+    }  # fmt: skip
+    report.add(Figure("2 writes c=8", "throughput", ours.rps, "req/s", bare.rps, "bare"))
+    report.add(Figure("2 writes c=8", "p99", ours.p99_ms, "ms", bare.p99_ms, "bare"))
+    report.add(
+        Figure("2 writes c=8", "rows = 201s", tasks_written, "rows", answers, "201s", "equal",
+               tasks_written == answers == audited, note=f"{audited} audit events, of 400 requests")
+    )  # fmt: skip
+
+
+def send_all(url: str, body: dict[str, object], token: str, count: int) -> int:
+    """`count` POSTs, 8 at a time, every answer awaited; returns how many were 201."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def post(_: int) -> int:
+        return session.post(url, json=body, headers=headers, timeout=120).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        return sum(status == 201 for status in pool.map(post, range(count)))
+
+
+def attachment_transfers(report: Report, services: Services, stack: RunningStack, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    task = requests.post(f"{stack.base_url}/api/v1/tasks", json={"title": "bench files"}, headers=headers, timeout=60)
+    task.raise_for_status()
+    pid = stack.processes["attachments"].pid
+    peaks = {}
+    for mb in ATTACHMENT_MB:
+        size = mb * 2**20
+        ours = attachments.through_router(stack.base_url, token, task.json()["id"], size, pid)
+        direct = attachments.direct_boto3(services.s3_endpoint_url, "tasktracker-bench", size)
+        report.details.setdefault("attachments", {})[mb] = {
+            "router": {k: vars(v) for k, v in ours.items()}, "boto3": {k: vars(v) for k, v in direct.items()}
+        }  # fmt: skip
+        for way in ("upload", "download"):
+            ratio = ours[way].mb_per_s / direct[way].mb_per_s
+            report.add(
+                Figure(f"4 {mb} MiB {way}", "speed", ours[way].mb_per_s, "MB/s", direct[way].mb_per_s, "boto3",
+                       ">= 0.7 x", ratio >= 0.7, note=f"{ours[way].seconds:.1f} s")
+            )  # fmt: skip
+            peak = ours[way].peak_over_idle_mib or 0.0
+            peaks[(mb, way)] = peak
+            report.add(Figure(f"4 {mb} MiB {way}", "peak memory", peak, "MiB over idle", None, "", "< 100", peak < 100))
+    if len(ATTACHMENT_MB) > 1:
+        small, large = min(ATTACHMENT_MB), max(ATTACHMENT_MB)
+        for way in ("upload", "download"):
+            growth = peaks[(large, way)] - peaks[(small, way)]
+            report.add(
+                Figure(f"4 {way} memory", f"{small}->{large} MiB", peaks[(large, way)], "MiB", peaks[(small, way)],
+                       f"at {small} MiB", "flat (+< 25 MiB)", growth < 25)
+            )  # fmt: skip
+
+
+def cold_starts(report: Report, env: dict[str, str]) -> None:
+    figures = coldstart.measure(env)
+    report.details["cold_start"] = figures
+    bare = figures.pop("bare flask")
+    for name, found in figures.items():
+        for key, label in (("first_answer_s", "start to first 200"), ("import_s", "import")):
+            value, floor = float(found[key]), float(bare[key])  # type: ignore[arg-type]
+            report.add(Figure(f"5 cold start {name}", label, value, "s", floor, "bare Flask", "<= 2 x",
+                              value <= 2 * floor))  # fmt: skip
+        report.add(
+            Figure(f"5 cold start {name}", "does not load", None, "", note=", ".join(found["avoids"]) or "-")  # type: ignore[arg-type]
+        )
+
+
+def reminders(report: Report, services: Services) -> None:
+    tasks, due = SIZES[-1], SIZES[-1] // 10
+    env = {**os.environ, "DATABASE_URL": services.server_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.reminders_pass", "--json", "--tasks", str(tasks), "--due", str(due)],
+        capture_output=True, text=True, env=env, check=True, timeout=1800,
+    )  # fmt: skip
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    report.details["reminders"] = figures
+    rate, floor = figures["reminders_per_s"], figures["floor_reminders_per_s"]
+    part = f"6 reminders {tasks:,}/{due:,} due"
+    report.add(Figure(part, "rate", rate, "reminders/s", floor, "INSERT ... SELECT", ">= 0.8 x", rate >= 0.8 * floor))
+    report.add(Figure(part, "peak memory", figures["peak_rss_mib"], "MiB RSS", note=f"+{figures['rss_growth_mib']:.0f}"
+                      " MiB during the pass"))  # fmt: skip
+
+
+def run_part(report: Report, part: str, run: Callable[[], None]) -> None:
+    """A part that fails is reported as failed, and the other parts still run."""
+    try:
+        run()
+    except Exception as error:  # noqa: BLE001 - any failure becomes a line of the report
+        traceback.print_exc()
+        report.add(Figure(part, "FAILED", None, "", met=False, note=f"{type(error).__name__}: {error}"[:200]))
+
+
+def main() -> None:
+    require_wrk()
+    started = time.perf_counter()
+    report = Report()
+    max_upload = max(ATTACHMENT_MB) * 2**20 + 1
+    with backing_services() as services:
+        say(f"PostgreSQL {services.server_url} (database tasktracker_bench), S3 {services.s3_endpoint_url}")
+        upgrade(services.database_url)
+        seed.seed_users(services.database_url)
+        env = bench_environment(services, max_upload)
+        with running_stack(env) as (stack, bare):
+            say(f"stack up behind {stack.router} at {stack.base_url}, bare handler at {bare.base_url}")
+            email = f"bench-{time.time_ns()}@example.com"
+            token = sign_in(stack.base_url, email)
+            if "list" in PARTS:
+                run_part(report, "1+3 list", lambda: list_and_growth(report, services, stack, bare.base_url, token))
+            if "writes" in PARTS:
+                run_part(report, "2 writes", lambda: writes(report, services, stack, bare.base_url, token, email))
+            if "attachments" in PARTS:
+                run_part(report, "4 attachments", lambda: attachment_transfers(report, services, stack, token))
+        if "coldstart" in PARTS:
+            run_part(report, "5 cold start", lambda: cold_starts(report, env))
+        if "reminders" in PARTS:
+            run_part(report, "6 reminders", lambda: reminders(report, services))
+    report.details["seconds"] = time.perf_counter() - started
+    report.details["settings"] = {"seconds_per_point": SECONDS, "sizes": SIZES, "attachment_mb": ATTACHMENT_MB}
+    report.write_json(RESULTS)
+    say("")
+    say(report.table())
+    say(f"\n{len(report.figures)} figures in {report.details['seconds']:.0f} s; JSON: {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

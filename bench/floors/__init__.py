@@ -1,0 +1,1 @@
+"""Floors: the same work without the product's layers, measured in the same run."""

@@ -22,4 +22,4 @@ def clean_db(database_url: str) -> Iterator[str]:
 @pytest.fixture
 def uow(clean_db: str) -> UnitOfWorkFactory:
     sessions = session_factory(clean_db)
-    return lambda: SqlAlchemyUnitOfWork(sessions)
+    return lambda read_only=False: SqlAlchemyUnitOfWork(sessions, read_only=read_only)

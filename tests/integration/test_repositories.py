@@ -165,3 +165,17 @@ def test_reminder_claims_are_unique_per_task(uow: UnitOfWorkFactory) -> None:
     assert event.details == json_safe(
         {"system": True, "correlation_id": "run-1", "due_date": due.due_date, "title": "Due soon", "owner_id": ada.id}
     )
+
+
+def test_a_read_only_unit_of_work_reads_outside_a_transaction_and_refuses_to_commit(uow: UnitOfWorkFactory) -> None:
+    # In a transaction now() is when it began; a statement on its own is its own transaction.
+    in_transaction = "SELECT now() <> statement_timestamp()"
+    ada = make_user(uow, "ada@example.com")
+    with uow(read_only=True) as tx:
+        assert tx.users.get(ada.id) == ada
+        assert tx.session.connection().exec_driver_sql(in_transaction).scalar() is False
+        with pytest.raises(RuntimeError):
+            tx.commit()
+    with uow() as tx:
+        assert tx.users.get(ada.id) == ada
+        assert tx.session.connection().exec_driver_sql(in_transaction).scalar() is True

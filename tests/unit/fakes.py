@@ -323,6 +323,7 @@ class FakeUnitOfWork:
         self.commits = 0
         self.transactions = 0
         self.commit_error: BaseException | None = None
+        self.read_only = False
         self._working: FakeState | None = None
         self.users = FakeUserRepository(self._working_state)
         self.refresh_tokens = FakeRefreshTokenRepository(self._working_state)
@@ -331,8 +332,9 @@ class FakeUnitOfWork:
         self.audit = FakeAuditLog(self._working_state)
         self.reminders = FakeReminderRepository(self._working_state)
 
-    def __call__(self) -> Self:
+    def __call__(self, *, read_only: bool = False) -> Self:
         # Use cases take a factory; handing out this one object lets tests see every transaction's outcome.
+        self.read_only = read_only
         return self
 
     def __enter__(self) -> Self:
@@ -350,6 +352,8 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         working = self._working_state()
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         if self.commit_error is not None:
             raise self.commit_error
         self.committed_state = _copy(working)

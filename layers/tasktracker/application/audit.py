@@ -18,5 +18,5 @@ class AuditUseCases:
         """Task, attachment and reminder events are public like tasks; LOGIN and PASSWORD_CHANGED only to their user."""
         check_page(query.page, query.page_size)
         check_range("from", query.created_from, "to", query.created_to)
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return uow.audit.search(query)

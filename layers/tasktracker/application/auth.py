@@ -131,7 +131,7 @@ class AuthUseCases:
             uow.commit()
 
     def me(self, user_id: UUID) -> User:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return self._active_user(uow.users.get(user_id))
 
     def _active_user(self, user: User | None) -> User:

@@ -13,6 +13,6 @@ class ActiveUsers:
     uow: UnitOfWorkFactory
 
     def __call__(self, user_id: UUID) -> bool:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             user = uow.users.get(user_id)
         return user is not None and user.is_active

@@ -176,7 +176,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """`read_only`: the block only reads, each statement seeing what is committed when it runs, and
+        commit() is refused. An adapter may then skip the transaction's own round trips (BEGIN, ROLLBACK),
+        which on the reads every request makes are a large share of their cost."""
+        ...
 
 
 class PasswordHasher(Protocol):

@@ -107,5 +107,5 @@ class ReminderQueries:
     def recent(self, page: int, page_size: int) -> Page[SentReminder]:
         """Reminders sent, newest first; like tasks, every signed-in user may read them."""
         check_page(page, page_size)
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return uow.reminders.list_sent(page, page_size)

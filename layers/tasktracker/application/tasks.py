@@ -72,7 +72,7 @@ class TaskUseCases:
         return view
 
     def get(self, task_id: UUID) -> TaskDetail:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             view = uow.tasks.get_view(task_id)
             if view is None:
                 raise task_not_found()
@@ -81,7 +81,7 @@ class TaskUseCases:
     def search(self, query: TaskQuery) -> Page[TaskView]:
         check_page(query.page, query.page_size)
         check_range("due_from", query.due_from, "due_to", query.due_to)
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return uow.tasks.search(query)
 
     def replace(self, user_id: UUID, task_id: UUID, values: dict[str, Any]) -> TaskView:

@@ -18,8 +18,8 @@ def unit_of_work_factory(settings: Settings) -> UnitOfWorkFactory:
 
     sessions = session_factory(settings.database_url, settings.db_pool_size)
 
-    def new_unit_of_work() -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(sessions)
+    def new_unit_of_work(*, read_only: bool = False) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(sessions, read_only=read_only)
 
     return new_unit_of_work
 

@@ -29,11 +29,15 @@ class SqlAlchemyUnitOfWork:
     audit: SqlAuditLog
     reminders: SqlReminderRepository
 
-    def __init__(self, sessions: sessionmaker[Session]):
+    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False):
         self._sessions = sessions
+        self._read_only = read_only
 
     def __enter__(self) -> Self:
         self.session = self._sessions()
+        if self._read_only:
+            # Autocommit: psycopg sends no BEGIN, and the closing rollback has nothing to roll back.
+            self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         self.users = SqlUserRepository(self.session)
         self.refresh_tokens = SqlRefreshTokenRepository(self.session)
         self.tasks = SqlTaskRepository(self.session)
@@ -64,6 +68,8 @@ class SqlAlchemyUnitOfWork:
             ) from exc
 
     def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self.session.commit()
 
     def rollback(self) -> None:

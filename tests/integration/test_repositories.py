@@ -179,3 +179,21 @@ def test_a_read_only_unit_of_work_reads_outside_a_transaction_and_refuses_to_com
     with uow() as tx:
         assert tx.users.get(ada.id) == ada
         assert tx.session.connection().exec_driver_sql(in_transaction).scalar() is True
+
+
+def test_every_reminder_batch_is_planned_for_its_own_window(uow: UnitOfWorkFactory) -> None:
+    """psycopg prepares a statement it runs often; a generic plan of the claim, made without the window's
+    dates, could probe reminder_logs row by row. Each batch must be planned with its values."""
+    ada = make_user(uow, "ada@example.com")
+    for hour in range(1, 13):
+        make_task(uow, ada, f"Due in {hour} h", due_date=NOW + timedelta(hours=hour))
+    audit = ReminderAudit(details={}, task_fields=(), created_at=NOW)
+    with uow() as tx:
+        for _ in range(12):
+            tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 1, audit)
+        [[custom, generic]] = tx.session.connection().exec_driver_sql(
+            "SELECT coalesce(sum(custom_plans), 0), coalesce(sum(generic_plans), 0) FROM pg_prepared_statements"
+            " WHERE statement LIKE '%%INSERT INTO reminder_logs%%'"
+        )
+    assert custom >= 6, "the claim should have been prepared by now"
+    assert generic == 0

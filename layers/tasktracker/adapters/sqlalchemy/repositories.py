@@ -23,6 +23,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -518,6 +519,14 @@ class SqlReminderRepository:
             )
             .returning(AuditEventRow.task_id)
             .cte("recorded")
+        )
+        # psycopg prepares a statement run often, and PostgreSQL may then reuse a generic plan made without
+        # the window's dates or the batch size: for this statement one that probes the growing reminder_logs
+        # row by row, a pass slowing from seconds to minutes. Each batch is planned for its own values.
+        # PostgreSQL has no statistics for CTEs and guesses their joins at millions of rows, past the JIT
+        # thresholds: compiling would cost more than running.
+        self.session.execute(
+            text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)")
         )
         rows = self.session.execute(
             select(due.c.id, due.c.owner_id, due.c.title, due.c.due_date).join(recorded, recorded.c.task_id == due.c.id)

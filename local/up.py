@@ -51,28 +51,34 @@ class Processes:
                 process.kill()
 
 
-def gunicorn_command(target: str, port: int, *, reload: bool = False, threads: int = 8) -> list[str]:
+def gunicorn_command(target: str, port: int, *, reload: bool = False, workers: int | None = None) -> list[str]:
+    """Workers, threads and the metrics directory come from tasktracker.platform.gunicorn_config, as in the
+    containers (WEB_CONCURRENCY and GUNICORN_THREADS override them); `workers` pins the count, e.g. to one for
+    the in-process dispatcher, whose apps share a process and so must keep their metrics in memory."""
     command = [
         sys.executable,
         "-m",
         "gunicorn",
         target,
+        "--config",
+        "python:tasktracker.platform.gunicorn_config",
         "--bind",
         f"127.0.0.1:{port}",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "1",
-        "--threads",
-        str(threads),
         "--graceful-timeout",
         "5",
         # Several gunicorns run side by side; the default control socket path would be shared.
         "--no-control-socket",
     ]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     if reload:
         command += ["--reload"]
     return command
+
+
+def metrics_environment(env: Mapping[str, str], directory: Path) -> dict[str, str]:
+    """A function's environment with a metrics directory of its own (emptied by gunicorn as it starts)."""
+    return {**env, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
 
 
 def request_body_limit(env: Mapping[str, str]) -> int:
@@ -134,7 +140,7 @@ def main() -> None:
                 processes.start(
                     route.name,
                     gunicorn_command(f"{route.module}:create_app()", route.port, reload=not args.no_reload),
-                    env,
+                    metrics_environment(env, STATE / "metrics" / route.name),
                 )
             config = STATE / "nginx" / "nginx.conf"
             config.write_text(
@@ -155,7 +161,9 @@ def main() -> None:
                 wait_for_port("127.0.0.1", route.port, timeout=60)
         else:
             processes.start(
-                "router", gunicorn_command("local.dispatcher:create_app()", args.port, reload=not args.no_reload), env
+                "router",
+                gunicorn_command("local.dispatcher:create_app()", args.port, reload=not args.no_reload, workers=1),
+                env,
             )
         reminders = [sys.executable, "-m", "functions.reminders.cli"]
         processes.start("reminders-worker", [*reminders, "worker", "--concurrency", "1"], env)

@@ -7,8 +7,7 @@ from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 from uuid import UUID
 
-from flask import Response, current_app
-from werkzeug.datastructures import FileStorage
+from flask import Response, current_app, request
 
 from tasktracker.application.attachments import AttachmentUseCases
 from tasktracker.domain.entities import Attachment
@@ -22,6 +21,7 @@ from .schemas import (
     UploadRequestSchema,
     UploadTicketSchema,
 )
+from .uploads import open_file_part
 
 blp = FunctionBlueprint(
     "attachments",
@@ -49,21 +49,22 @@ def content_disposition(filename: str) -> str:
 
 @blp.route("/tasks/<uuid:task_id>/attachments", methods=["POST"])
 @blp.requires_sign_in
-@blp.arguments(UploadFormSchema, location="files")
+# Documented as the form it is, but not parsed by webargs: that would spool the whole file before the view runs.
+@blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": UploadFormSchema}}})
 @blp.response(201, AttachmentSchema)
+@blp.error(400, description="No `file` part, or a body that is not multipart or ends before its last boundary")
 @blp.error(403, description="Only the task's owner may add attachments")
 @blp.error(404, description="The task does not exist")
 @blp.error(413, description="The file is larger than MAX_UPLOAD_BYTES")
 @blp.error(503, description="File storage is unavailable; nothing was stored")
-def upload(form: dict[str, FileStorage], task_id: UUID) -> Attachment:
-    """Attach a file (multipart/form-data, field `file`); it is streamed to storage"""
-    file = form["file"]
+def upload(task_id: UUID) -> Attachment:
+    """Attach a file (multipart/form-data, field `file`); it is streamed to storage as it arrives"""
+    file = open_file_part(request)
     return use_cases().upload(
         current_user_id(),
         task_id,
         filename=file.filename,
         content_type=file.content_type,
-        # werkzeug spools a large part to a temporary file; it is read from there in bounded chunks.
         stream=cast(BinaryIO, file.stream),
     )
 

@@ -31,7 +31,11 @@ COPY functions/${FUNCTION}/ functions/${FUNCTION}/
 # The route table: ops reads it to know its peers.
 COPY infra/__init__.py infra/__init__.py
 COPY infra/router/ infra/router/
-ENV FUNCTION=${FUNCTION}
+# Workers and threads (2 x 4, for 2 cores; WEB_CONCURRENCY and GUNICORN_THREADS override them) and the metrics
+# bookkeeping come from tasktracker.platform.gunicorn_config, as under `make up`. The workers' metric files
+# live in the container's own tmpfs (/dev/shm): one directory per function, emptied as gunicorn starts.
+ENV FUNCTION=${FUNCTION} \
+    PROMETHEUS_MULTIPROC_DIR=/dev/shm/tasktracker-metrics
 USER tasktracker
 EXPOSE 8000
-CMD ["sh", "-c", "exec gunicorn \"functions.${FUNCTION}.app:create_app()\" --bind 0.0.0.0:8000 --worker-class gthread --threads 8 --workers 1 --access-logfile - --worker-tmp-dir /dev/shm"]
+CMD ["sh", "-c", "exec gunicorn \"functions.${FUNCTION}.app:create_app()\" --config python:tasktracker.platform.gunicorn_config --bind 0.0.0.0:8000 --access-logfile - --worker-tmp-dir /dev/shm"]

@@ -17,6 +17,9 @@ class FunctionRoute:
     module: str
     port: int
     patterns: tuple[str, ...]
+    # How much of an unbuffered response nginx takes from the function per read (proxy_buffer_size); the
+    # default of one page makes a large download a series of 4 KiB reads and writes.
+    response_chunk: str | None = None
 
     def matches(self, path: str) -> bool:
         return any(re.search(pattern, path) for pattern in self.patterns)
@@ -26,7 +29,9 @@ def load_routes(path: Path = ROUTES_FILE) -> list[FunctionRoute]:
     with path.open("rb") as handle:
         table = tomllib.load(handle)
     return [
-        FunctionRoute(entry["name"], entry["module"], int(entry["port"]), tuple(entry["patterns"]))
+        FunctionRoute(
+            entry["name"], entry["module"], int(entry["port"]), tuple(entry["patterns"]), entry.get("response_chunk")
+        )
         for entry in table["function"]
     ]
 
@@ -194,7 +199,16 @@ def render_nginx(
         for route in routes
     )
     locations = "\n".join(
-        f"        location ~ {pattern} {{\n            proxy_pass http://fn_{route.name};\n        }}"
+        f"        location ~ {pattern} {{\n            proxy_pass http://fn_{route.name};\n"
+        + (
+            # nginx checks proxy_buffers against the larger proxy_buffer_size even though unbuffered responses
+            # never use them.
+            f"            proxy_buffer_size {route.response_chunk};\n"
+            f"            proxy_buffers 4 {route.response_chunk};\n"
+            if route.response_chunk
+            else ""
+        )
+        + "        }"
         for route in routes
         for pattern in route.patterns
     )

@@ -6,11 +6,13 @@ never touch the shared services: they start their own ops process against a data
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 import redis
 import requests
 from openapi_spec_validator import validate
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -26,7 +29,7 @@ from local.services import free_port, start_embedded_postgres
 from local.up import gunicorn_command
 from tasktracker.adapters.celery.heartbeat import HEARTBEAT_KEY
 from tests.support.api import Api, sign_up
-from tests.support.stack import ROOT, RunningStack, selected_routes
+from tests.support.stack import ROOT, RunningStack, metrics_directory, selected_routes
 
 FUNCTIONS = [route.name for route in selected_routes()]
 WATCHED = [name for name in FUNCTIONS if name != "ops"]
@@ -224,20 +227,50 @@ def test_ready_follows_the_database_going_down_and_coming_back(
         server._cleanup()
 
 
-def test_metrics_merge_every_function_and_count_requests(api: Api) -> None:
+def requests_counted_by_worker(function: str, stack: RunningStack, **labels: str) -> dict[int, float]:
+    """http_requests_total as each of the function's gunicorn workers wrote it to its own file."""
+    counts: dict[int, float] = {}
+    for path in metrics_directory(stack.workdir, function).glob("counter_*.db"):
+        pid = int(path.stem.removeprefix("counter_"))
+        for key, value, _timestamp, _position in MmapedDict.read_all_values_from_file(str(path)):
+            _metric, sample, sample_labels, _help = json.loads(key)
+            if sample == "http_requests_total" and labels.items() <= sample_labels.items():
+                counts[pid] = counts.get(pid, 0.0) + value
+    return counts
+
+
+def test_metrics_merge_every_function_and_count_requests(api: Api, stack: RunningStack) -> None:
     user = sign_up(api, "counted")
     assert api.get("/api/v1/auth/me").status_code == 401
     # Readiness calls every function's /health/live, so each one has counted at least that request.
     api.get("/api/v1/health/ready")
     me = {"function": "auth", "path": "/api/v1/auth/me", "method": "GET", "status": "200"}
     before = metric_samples(api)
+    by_worker_before = requests_counted_by_worker("auth", stack, path=me["path"], status="200")
 
-    for _ in range(3):
-        assert api.get("/api/v1/auth/me", token=user.access_token).status_code == 200
+    # Concurrent, so that the function's workers share them; each scrape is answered by one worker only.
+    sent = 40
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(
+            pool.map(lambda _: Api(api.base_url).get(me["path"], token=user.access_token).status_code, range(sent))
+        )
+    assert statuses == [200] * sent
     after = metric_samples(api)
 
-    assert sample_value(after, "http_requests_total", **me) - sample_value(before, "http_requests_total", **me) == 3
-    assert sample_value(after, "http_request_duration_seconds_count", function="auth", path="/api/v1/auth/me") >= 3
+    by_worker = requests_counted_by_worker("auth", stack, path=me["path"], status="200")
+    served_by = {pid for pid, count in by_worker.items() if count > by_worker_before.get(pid, 0.0)}
+    assert len(served_by) >= 2, f"every request went to one worker: {by_worker}"
+    for _ in range(3):
+        assert sample_value(metric_samples(api), "http_requests_total", **me) == sample_value(
+            after, "http_requests_total", **me
+        ), "every scrape, whichever worker answers it, counts every worker's requests"
+    counted = sample_value(after, "http_requests_total", **me) - sample_value(before, "http_requests_total", **me)
+    assert counted == sent
+    timed = {"function": "auth", "path": me["path"], "method": "GET"}
+    durations = sample_value(after, "http_request_duration_seconds_count", **timed) - sample_value(
+        before, "http_request_duration_seconds_count", **timed
+    )
+    assert durations == sent
     assert sample_value(after, "errors_total", function="auth", type="AUTHENTICATION_REQUIRED") >= 1
     up = {sample.labels["function"]: sample.value for sample in after if sample.name == "function_up"}
     assert up == dict.fromkeys(FUNCTIONS, 1.0)

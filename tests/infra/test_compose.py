@@ -96,7 +96,10 @@ def test_each_function_waits_for_the_migration_and_redis(function: str) -> None:
 def test_the_dev_profile_reloads_each_function_from_the_mounted_code(function: str) -> None:
     service = _services("dev")[f"{function}-dev"]
 
-    assert "--reload" in " ".join(service["command"])
+    command = " ".join(service["command"])
+    assert "--reload" in command
+    assert "--config python:tasktracker.platform.gunicorn_config" in command
+    assert "--workers" not in command and "--threads" not in command
     mounted = {volume["target"] if isinstance(volume, dict) else volume.split(":")[1] for volume in service["volumes"]}
     assert {"/app/functions", "/app/layers/tasktracker"} <= mounted
 

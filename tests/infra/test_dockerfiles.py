@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -63,3 +64,14 @@ def test_the_router_image_builds_the_spa_from_sources_in_the_build_context() -> 
     assert _ignored_by_dockerignore("frontend/node_modules/react/index.js")
     assert _ignored_by_dockerignore("frontend/dist/index.html")
     assert not _ignored_by_dockerignore("frontend/src/main.tsx")
+
+
+def test_the_function_image_runs_gunicorn_with_the_shared_settings_and_metrics_in_its_own_tmpfs() -> None:
+    dockerfile = FUNCTION_DOCKERFILE.read_text()
+    # The last stage is the function's (the first is the migration).
+    command = [line for line in dockerfile.splitlines() if line.startswith("CMD")][-1]
+
+    assert "--config python:tasktracker.platform.gunicorn_config" in command
+    # The settings file decides the workers and threads (overridable by the environment), not the command.
+    assert "--workers" not in command and "--threads" not in command
+    assert re.search(r"PROMETHEUS_MULTIPROC_DIR=/dev/shm/\S+", dockerfile)

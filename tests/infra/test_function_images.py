@@ -24,7 +24,9 @@ pytestmark = pytest.mark.slow_install
 
 MIGRATE = "migrate"
 # The modules each container runs: the WSGI app, plus the worker's command line for the reminders image.
-ENTRY_MODULES = {name: [f"functions.{name}.app", "gunicorn"] for name in function_names()}
+ENTRY_MODULES = {
+    name: [f"functions.{name}.app", "gunicorn", "tasktracker.platform.gunicorn_config"] for name in function_names()
+}
 ENTRY_MODULES["reminders"] += ["functions.reminders.cli", "celery"]
 ENTRY_MODULES[MIGRATE] = ["tasktracker.adapters.sqlalchemy.migrate"]
 # Libraries an image must not carry: each function installs only its own extras.

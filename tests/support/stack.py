@@ -13,7 +13,7 @@ import requests
 
 from infra.router.routing import FunctionRoute, load_routes, render_nginx, spa_location
 from local.services import free_port, wait_for_port
-from local.up import gunicorn_command, request_body_limit
+from local.up import gunicorn_command, metrics_environment, request_body_limit
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-for-hs256"
@@ -82,6 +82,11 @@ def _wait_healthy(url: str, stack: RunningStack, name: str, timeout: float = 60)
     raise TimeoutError(f"{name} did not become healthy:\n{stack.logs(name)[-4000:]}")
 
 
+def metrics_directory(workdir: Path, function: str) -> Path:
+    """Where a function's gunicorn workers write their metrics (one directory per function)."""
+    return workdir / "metrics" / function
+
+
 def selected_routes() -> list[FunctionRoute]:
     """TEST_FUNCTIONS=auth,tasks starts only those functions (handy while building one); default: all."""
     routes = load_routes()
@@ -105,7 +110,7 @@ def start_stack(
     if nginx is None:
         stack = RunningStack(f"http://127.0.0.1:{router_port}", "dispatcher", {}, workdir)
         stack.processes["router"] = _start(
-            "router", gunicorn_command("local.dispatcher:create_app()", router_port), env, workdir
+            "router", gunicorn_command("local.dispatcher:create_app()", router_port, workers=1), env, workdir
         )
         _wait_healthy(f"{stack.base_url}/api/v1/", stack, "router")
         return stack
@@ -121,7 +126,10 @@ def start_stack(
     )
     for route in routes:
         stack.processes[route.name] = _start(
-            route.name, gunicorn_command(f"{route.module}:create_app()", ports[route.name]), env, workdir
+            route.name,
+            gunicorn_command(f"{route.module}:create_app()", ports[route.name]),
+            metrics_environment(env, metrics_directory(workdir, route.name)),
+            workdir,
         )
     config = workdir / "nginx.conf"
     config.write_text(

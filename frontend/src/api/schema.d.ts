@@ -1300,7 +1300,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Attach a file (multipart/form-data, field `file`); it is streamed to storage */
+        /** Attach a file (multipart/form-data, field `file`); it is streamed to storage as it arrives */
         post: {
             parameters: {
                 query?: never;
@@ -1325,7 +1325,15 @@ export interface paths {
                         "application/json": components["schemas"]["Attachment"];
                     };
                 };
-                400: components["responses"]["BAD_REQUEST"];
+                /** @description No `file` part, or a body that is not multipart or ends before its last boundary */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Missing, invalid or expired access token, or a deactivated account */
                 401: {
                     headers: {

@@ -1,37 +1,58 @@
-"""Prometheus metrics with the spec's names, labelled by path template (never the raw path)."""
+"""Prometheus metrics with the spec's names, labelled by path template (never the raw path).
+
+Under gunicorn with several workers, PROMETHEUS_MULTIPROC_DIR is set (tasktracker.platform.gunicorn_config):
+every worker writes its values to files there and an app's registry collects the files of all of them, so
+whichever worker answers a scrape reports the whole function. Without it (one process: the Lambda handler,
+the in-process dispatcher, tests) each app keeps its values in memory in a registry of its own.
+"""
 
 from __future__ import annotations
 
+import os
 from time import perf_counter
 
 from flask import Flask, Response, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, multiprocess, values
 from prometheus_flask_exporter import PrometheusMetrics
 
 REGISTRY_KEY = "tasktracker_metrics"
+MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 # The *_created series double the exposition for no use on dashboards.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class FunctionMetrics:
-    """One registry per app, so that several functions can share a process without clashing series."""
+    """One registry per app, so that several functions can share a process without clashing series.
+
+    Only counters and histograms: they add up across workers as they are. A gauge would need a
+    multiprocess_mode (e.g. "livesum") to say how its workers' values combine.
+    """
 
     def __init__(self, app: Flask, path: str = "/metrics"):
         """`path` serves this app's own exposition (the ops function serves the merged one at /metrics)."""
         self.path = path
         self.registry = CollectorRegistry(auto_describe=True)
+        directory = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
+        if directory:
+            if values.ValueClass is values.MutexValue:
+                # prometheus_client chose in-memory values when it was first imported: nothing would reach the files.
+                raise RuntimeError(f"{MULTIPROCESS_DIRECTORY_VARIABLE} was set after prometheus_client was imported")
+            multiprocess.MultiProcessCollector(self.registry, path=directory)  # type: ignore[no-untyped-call]
+        # In multiprocess mode the metrics are registered nowhere: the collector reads every worker's files, and
+        # registering them as well would expose this worker's values a second time.
+        own_registry = None if directory else self.registry
         self.requests = Counter(
-            "http_requests_total", "HTTP requests", ("path", "method", "status"), registry=self.registry
+            "http_requests_total", "HTTP requests", ("path", "method", "status"), registry=own_registry
         )
         self.duration = Histogram(
             "http_request_duration_seconds",
             "HTTP request duration",
             ("path", "method"),
-            registry=self.registry,
+            registry=own_registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
-        self.errors = Counter("errors_total", "Errors answered, by error code", ("type",), registry=self.registry)
+        self.errors = Counter("errors_total", "Errors answered, by error code", ("type",), registry=own_registry)
         # prometheus-flask-exporter serves the exposition (content negotiation, /metrics route, multiprocess
         # support); the request metrics above are ours because its defaults lack the spec's names and labels.
         self.exporter = PrometheusMetrics(

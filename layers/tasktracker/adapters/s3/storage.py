@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, BinaryIO, TypeVar
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.client import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -17,12 +18,14 @@ from tasktracker.domain.errors import NotFoundError, PayloadTooLargeError, Servi
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 64 * 1024
-# Parts of 8 MiB, two at a time: a large upload holds about 24 MiB (two parts in flight, one being read),
-# whatever the file's size.
-TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
-# s3transfer buffers up to 10 parts read ahead from a stream by default; boto3's TransferConfig cannot say otherwise.
-TRANSFER.max_in_memory_upload_chunks = 2
+# Downloads move in 1 MiB reads: one Python iteration and one socket write per MiB, not per 64 KiB.
+CHUNK_SIZE = 1024 * 1024
+# An upload larger than one part goes up as an S3 multipart upload while it is still being received: parts of
+# 8 MiB, up to three sending while the next is read, so it holds about 32 MiB whatever the file's size.
+PART_SIZE = 8 * 1024 * 1024
+PARTS_IN_FLIGHT = 3
+# Each part carries its CRC32, as s3transfer sends them, and S3 checks the whole object's from them on completion.
+PART_CHECKSUM = "CRC32"
 
 T = TypeVar("T")
 
@@ -61,8 +64,9 @@ class _LimitedReader:
         self._max_bytes = max_bytes
         self.size = 0
 
-    def read(self, amount: int = -1) -> bytes:
-        chunk = self._stream.read(amount if amount is not None and amount >= 0 else CHUNK_SIZE * 16)
+    def read(self, amount: int) -> bytes:
+        # Never more than one byte past the limit is asked for, so an oversize body is cut right there.
+        chunk = self._stream.read(min(amount, self._max_bytes + 1 - self.size))
         self.size += len(chunk)
         if self.size > self._max_bytes:
             raise PayloadTooLargeError(
@@ -71,15 +75,30 @@ class _LimitedReader:
             )
         return chunk
 
+    def read_part(self) -> bytes:
+        """The next PART_SIZE bytes, fewer only at the end of the stream."""
+        pieces: list[bytes] = []
+        wanted = PART_SIZE
+        while wanted > 0:
+            piece = self.read(wanted)
+            if not piece:
+                break
+            pieces.append(piece)
+            wanted -= len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
 
 def _is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 class S3FileStorage:
-    def __init__(self, client: Any, bucket: str, presign_client: Any | None = None):
+    def __init__(
+        self, client: Any, bucket: str, presign_client: Any | None = None, completing_client: Any | None = None
+    ):
         self._client = client
         self._presign_client = presign_client or client
+        self._completing_client = completing_client or client
         self.bucket = bucket
 
     @classmethod
@@ -98,7 +117,12 @@ class S3FileStorage:
             if settings.s3_public_endpoint_url
             else client
         )
-        storage = cls(client, settings.s3_bucket, presign_client)
+        # S3 may take minutes to assemble a large object (it keeps the connection alive meanwhile); a retry of
+        # a completion that timed out only races the first one.
+        completing_client = session.client(
+            "s3", endpoint_url=settings.s3_endpoint_url, config=config.merge(Config(read_timeout=600))
+        )
+        storage = cls(client, settings.s3_bucket, presign_client, completing_client)
         storage.ensure_bucket()
         return storage
 
@@ -130,19 +154,84 @@ class S3FileStorage:
     def put(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
         reader = _LimitedReader(stream, max_bytes)
         try:
-            self._call(
-                lambda: self._client.upload_fileobj(
-                    reader,
-                    self.bucket,
-                    key,
-                    ExtraArgs={"ContentType": content_type, "Tagging": PENDING_TAGGING_HEADER},
-                    Config=TRANSFER,
+            first = reader.read_part()
+            if len(first) < PART_SIZE:
+                self._call(
+                    lambda: self._client.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=first,
+                        ContentType=content_type,
+                        Tagging=PENDING_TAGGING_HEADER,
+                    )
                 )
-            )
+            else:
+                self._put_in_parts(key, reader, first, content_type)
         except BaseException:
+            # A PUT or a completion that failed only as far as we could tell may have stored the object.
             self._forget(key)
             raise
         return reader.size
+
+    def _put_in_parts(self, key: str, reader: _LimitedReader, first: bytes, content_type: str) -> None:
+        """Sends each part while the next one is received; any failure aborts the upload, so no part is kept."""
+        created = self._call(
+            lambda: self._client.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                ContentType=content_type,
+                Tagging=PENDING_TAGGING_HEADER,
+                ChecksumAlgorithm=PART_CHECKSUM,
+            )
+        )
+        upload_id: str = created["UploadId"]
+        pool = ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
+        sending: deque[Future[dict[str, Any]]] = deque()
+        try:
+            parts: list[dict[str, Any]] = []
+            body, number = first, 1
+            while body:
+                if len(sending) == PARTS_IN_FLIGHT:
+                    parts.append(sending.popleft().result())
+                sending.append(pool.submit(self._upload_part, key, upload_id, number, body))
+                body, number = reader.read_part(), number + 1
+            parts.extend(future.result() for future in sending)
+            self._call(
+                lambda: self._completing_client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
+            )
+        except BaseException:
+            # Parts still sending finish first: an abort followed by a late part would leave that part behind.
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._abort(key, upload_id)
+            raise
+        finally:
+            pool.shutdown(wait=False)
+
+    def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
+        sent = self._call(
+            lambda: self._client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ChecksumAlgorithm=PART_CHECKSUM,
+            )
+        )
+        return {
+            "PartNumber": number,
+            "ETag": sent["ETag"],
+            f"Checksum{PART_CHECKSUM}": sent[f"Checksum{PART_CHECKSUM}"],
+        }
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except (BotoCoreError, ClientError):
+            # The bucket's lifecycle rule aborts it after a day.
+            logger.warning("could not abort a multipart upload", extra={"storage_key": key, "upload_id": upload_id})
 
     def _forget(self, key: str) -> None:
         try:

@@ -8,8 +8,11 @@ the in-process dispatcher, tests) each app keeps its values in memory in a regis
 
 from __future__ import annotations
 
+import glob
 import os
+from collections.abc import Iterable
 from time import perf_counter
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, multiprocess, values
@@ -22,6 +25,19 @@ MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
+class _WorkersFilesCollector(multiprocess.MultiProcessCollector):
+    """Every worker's values, skipping a file a starting worker has created but not yet sized.
+
+    prometheus_client creates a worker's file empty and then sizes it; reading it in between fails, which
+    at registration stopped a worker booting beside another, and at a scrape would answer 500.
+    """
+
+    def collect(self) -> Iterable[Any]:
+        files = [name for name in glob.glob(os.path.join(self._path, "*.db")) if os.path.getsize(name) > 0]
+        merged: Iterable[Any] = self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        return merged
+
+
 class FunctionMetrics:
     """One registry per app, so that several functions can share a process without clashing series.
 
@@ -32,13 +48,14 @@ class FunctionMetrics:
     def __init__(self, app: Flask, path: str = "/metrics"):
         """`path` serves this app's own exposition (the ops function serves the merged one at /metrics)."""
         self.path = path
-        self.registry = CollectorRegistry(auto_describe=True)
         directory = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
+        # With the workers' files, registering must not read them: a file may be mid-creation.
+        self.registry = CollectorRegistry(auto_describe=not directory)
         if directory:
             if values.ValueClass is values.MutexValue:
                 # prometheus_client chose in-memory values when it was first imported: nothing would reach the files.
                 raise RuntimeError(f"{MULTIPROCESS_DIRECTORY_VARIABLE} was set after prometheus_client was imported")
-            multiprocess.MultiProcessCollector(self.registry, path=directory)  # type: ignore[no-untyped-call]
+            _WorkersFilesCollector(self.registry, path=directory)  # type: ignore[no-untyped-call]
         # In multiprocess mode the metrics are registered nowhere: the collector reads every worker's files, and
         # registering them as well would expose this worker's values a second time.
         own_registry = None if directory else self.registry

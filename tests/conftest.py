@@ -15,7 +15,34 @@ import pytest
 import redis
 
 from local.services import LocalServices, start_local_services
+from tests.support.programs import ON_REQUEST
 from tests.support.stack import RunningStack, function_environment, start_stack
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A skip hides a product path unless the user asked for it: any skip whose reason does not start with
+    ON_REQUEST (SKIP_BROWSER=1, SKIP_INFRA=1, TEST_FUNCTIONS) is reported as a failure."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        if not reason.startswith(ON_REQUEST):
+            report.outcome = "failed"
+            report.longrepr = f"a skip would hide this test's product path: {reason}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many tests were skipped and why, in one place at the end of every run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else "?"
+        reasons[reason] = reasons.get(reason, 0) + 1
+    terminalreporter.section("skipped, and why")
+    terminalreporter.write_line(f"{len(skipped)} skipped" + (":" if skipped else " (none)"))
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"  {count} {reason}")
 
 
 @pytest.fixture(scope="session")

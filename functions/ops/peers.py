@@ -1,19 +1,17 @@
-"""The other functions, as ops reaches them: over HTTP at their own address, or in-process under the dispatcher."""
+"""The other functions, as ops reaches them: over HTTP at their own address."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
 from urllib.request import urlopen
-
-from werkzeug.test import Client
 
 from infra.router.routing import FunctionRoute, load_routes
 from tasktracker.config import ConfigurationError
@@ -21,11 +19,6 @@ from tasktracker.config import ConfigurationError
 logger = logging.getLogger("tasktracker.ops")
 
 T = TypeVar("T")
-WsgiApp = Callable[..., Iterable[bytes]]
-
-# The single-process dispatcher (local/dispatcher.py) has no ports to call: it puts its apps in every
-# request's WSGI environ under this key, and ops then calls them directly.
-IN_PROCESS_APPS_KEY = "tasktracker.in_process_apps"
 
 
 @dataclass(frozen=True)
@@ -55,16 +48,6 @@ class HttpPeer:
             return PeerAnswer(error.code, error.read())
 
 
-@dataclass(frozen=True)
-class InProcessPeer:
-    name: str
-    app: WsgiApp
-
-    def get(self, path: str, timeout: float) -> PeerAnswer:
-        response = Client(self.app).get(path)
-        return PeerAnswer(response.status_code, response.get_data())
-
-
 def parse_function_urls(raw: str, routes: list[FunctionRoute]) -> dict[str, str]:
     """`auth=http://127.0.0.1:8101,tasks=http://...` names exactly the functions to watch; empty means
     every function of the route table at its own port on this machine."""
@@ -86,11 +69,8 @@ def function_urls_from_environment() -> dict[str, str]:
     return parse_function_urls(os.environ.get("FUNCTION_URLS", ""), load_routes())
 
 
-def peers_of(own_name: str, function_urls: Mapping[str, str], environ: Mapping[str, Any]) -> list[Peer]:
-    """Every function but ops itself, in-process when the dispatcher hosts them, otherwise at their URLs."""
-    in_process: Mapping[str, WsgiApp] | None = environ.get(IN_PROCESS_APPS_KEY)
-    if in_process is not None:
-        return [InProcessPeer(name, app) for name, app in in_process.items() if name != own_name]
+def peers_of(own_name: str, function_urls: Mapping[str, str]) -> list[Peer]:
+    """Every function but ops itself, at its URL."""
     return [HttpPeer(name, url) for name, url in function_urls.items() if name != own_name]
 
 

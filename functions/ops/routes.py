@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import Metric
 
@@ -40,7 +40,7 @@ class Operations:
     extra_metrics_urls: dict[str, str] = field(default_factory=dict)
 
     def peers(self) -> list[Peer]:
-        return peers_of(self.own_name, self.function_urls, request.environ)
+        return peers_of(self.own_name, self.function_urls)
 
     def function_names(self) -> list[str]:
         """Every function of the API: the ones ops watches, then ops itself."""

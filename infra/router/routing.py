@@ -1,4 +1,4 @@
-"""Reads the route table and renders it: as an nginx config, or as matchers for the in-process dispatcher."""
+"""Reads the route table and renders it as an nginx config; `route_for` picks the function a path goes to."""
 
 from __future__ import annotations
 

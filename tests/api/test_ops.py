@@ -55,8 +55,6 @@ def bucket(stack_env: dict[str, str]) -> None:
 @pytest.fixture
 def start_ops(stack: RunningStack, stack_env: dict[str, str], tmp_path: Path) -> Iterator[StartOps]:
     """Starts an extra ops process watching the stack's functions, with some settings overridden."""
-    if stack.router != "nginx":
-        pytest.skip("the in-process dispatcher gives the functions no addresses for a separate ops process")
     started: list[subprocess.Popen[bytes]] = []
 
     def start(**overrides: str) -> str:
@@ -351,37 +349,3 @@ def test_merging_renames_clashing_components_and_rewrites_their_refs() -> None:
     tasks_schema = merged["paths"]["/api/v1/tasks"]["get"]["responses"]["200"]["content"]["application/json"]
     assert tasks_schema["schema"] == {"$ref": "#/components/schemas/Page"}
     assert list(merged["components"]["securitySchemes"]) == ["bearerAuth"]
-
-
-def test_under_the_dispatcher_ops_reaches_the_functions_in_process(
-    stack_env: dict[str, str], bucket: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib
-
-    from werkzeug.test import Client
-
-    from local.dispatcher import Dispatcher
-    from tasktracker.config import Settings
-
-    for name in (
-        *("APP_ENV", "DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "LOG_LEVEL"),
-        *("S3_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"),
-    ):
-        monkeypatch.setenv(name, stack_env[name])
-    monkeypatch.delenv("FUNCTION_URLS", raising=False)
-    settings = Settings.from_environment()
-    routes = selected_routes()
-    apps = {route.name: importlib.import_module(route.module).create_app(settings) for route in routes}
-    client = Client(Dispatcher(routes, apps))
-
-    ready = client.get("/api/v1/health/ready")
-    assert ready.status_code == 200, ready.get_data(as_text=True)
-    assert ready.json is not None and ready.json["components"]["functions"] == dict.fromkeys(WATCHED, "up")
-    exposition = client.get("/metrics").get_data(as_text=True)
-    up = {
-        sample.labels["function"]: sample.value
-        for family in text_string_to_metric_families(exposition)
-        for sample in family.samples
-        if sample.name == "function_up"
-    }
-    assert up == dict.fromkeys(FUNCTIONS, 1.0)

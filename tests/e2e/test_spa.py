@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from local.system_packages import Program
+from tests.support.programs import require_system_program
 from tests.support.stack import ROOT, RunningStack, start_stack
 
 FRONTEND = ROOT / "frontend"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_PACKAGE = Program(str(CHROMIUM), "chromium", "the SPA's end-to-end tests", skipped_by="SKIP_BROWSER")
 BUILD_INPUTS = ("src", "index.html", "vite.config.ts", "package.json", "package-lock.json", "tsconfig.json")
 E2E_TIMEOUT_SECONDS = 300
 
@@ -39,13 +42,8 @@ def _npm(*args: str) -> None:
 @pytest.fixture(scope="module")
 def spa_build() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm are not installed: the SPA cannot be built or driven")
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-        pytest.skip(f"no Chromium at {CHROMIUM}; set REQUIRE_BROWSER=1 to make this a failure")
-    if shutil.which("nginx") is None:
-        pytest.fail("nginx is required to serve the SPA next to the API (apt-get install -y nginx)")
+        pytest.fail("node and npm are needed to build and drive the SPA")
+    require_system_program(CHROMIUM_PACKAGE)
     if not (FRONTEND / "node_modules").exists():
         _npm("ci")
     if _build_is_stale():

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from infra.router.routing import load_routes
+from tests.support.programs import SYSTEM_PROGRAMS, require_system_program
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_DOCKERFILE = ROOT / "infra" / "docker" / "function.Dockerfile"
@@ -27,15 +24,15 @@ def function_names() -> list[str]:
 def require_tool(name: str) -> str:
     """The tool's path, preferring the one installed with this interpreter (cfn-lint in the venv).
 
-    Missing, it skips the test, unless REQUIRE_INFRA_TOOLS=1 (CI) makes that a failure."""
+    A system tool that is missing fails the test (`make test` installs them), unless SKIP_INFRA=1 asked to
+    leave the infra checks out."""
     beside_interpreter = Path(sys.executable).parent / name
-    path = str(beside_interpreter) if beside_interpreter.is_file() else shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed"
-        if os.environ.get("REQUIRE_INFRA_TOOLS") == "1":
-            pytest.fail(f"{message} but REQUIRE_INFRA_TOOLS=1", pytrace=False)
-        pytest.skip(message)
-    return path
+    if beside_interpreter.is_file():
+        return str(beside_interpreter)
+    program = next((program for program in SYSTEM_PROGRAMS if program.command == name), None)
+    if program is None:
+        raise LookupError(f"{name} is neither in the virtualenv nor a system program make test installs")
+    return require_system_program(program)
 
 
 @dataclass(frozen=True)

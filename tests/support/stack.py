@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import requests
 
 from infra.router.routing import FunctionRoute, load_routes, render_nginx, spa_location
 from local.services import free_port, wait_for_port
+from local.system_packages import nginx_path
 from local.up import gunicorn_command, metrics_environment, request_body_limit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,6 @@ def function_environment(database_url: str, redis_url: str, s3_endpoint_url: str
 @dataclass
 class RunningStack:
     base_url: str
-    router: str
     function_urls: dict[str, str]
     workdir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -100,27 +99,16 @@ def start_stack(
     routes: list[FunctionRoute] | None = None,
     spa_root: Path | None = None,
 ) -> RunningStack:
-    """`spa_root` (a frontend build) is served at / by nginx; the dispatcher fallback serves only the API."""
+    """`spa_root` (a frontend build) is served at / by nginx."""
     routes = routes or selected_routes()
     workdir.mkdir(parents=True, exist_ok=True)
-    nginx = shutil.which("nginx")
-    if nginx is None and os.environ.get("REQUIRE_NGINX"):
-        raise RuntimeError("REQUIRE_NGINX is set but nginx is not installed")
+    nginx = nginx_path()
     router_port = free_port()
-    if nginx is None:
-        stack = RunningStack(f"http://127.0.0.1:{router_port}", "dispatcher", {}, workdir)
-        stack.processes["router"] = _start(
-            "router", gunicorn_command("local.dispatcher:create_app()", router_port, workers=1), env, workdir
-        )
-        _wait_healthy(f"{stack.base_url}/api/v1/", stack, "router")
-        return stack
-
     ports = {route.name: free_port() for route in routes}
     # The ops function watches exactly the functions this stack runs.
     env = {**env, "FUNCTION_URLS": ",".join(f"{name}=http://127.0.0.1:{port}" for name, port in ports.items())}
     stack = RunningStack(
         f"http://127.0.0.1:{router_port}",
-        "nginx",
         {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
         workdir,
     )

@@ -41,8 +41,7 @@ def on_starting(server: Any) -> None:
         _owned_directory.append(directory)
         # Forked workers inherit the variable.
         os.environ[_MULTIPROCESS_DIRECTORY] = str(directory)
-    # A single worker without a directory (the in-process dispatcher serving every function) keeps
-    # in-memory registries, one per app.
+    # A single worker without a directory keeps in-memory registries, one per app.
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -32,7 +32,7 @@ class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Idempotent: several functions may share one process (the no-Docker dispatcher, tests)."""
+    """Idempotent: several functions may share one process (tests)."""
     global _configured
     root = logging.getLogger()
     root.setLevel(level)

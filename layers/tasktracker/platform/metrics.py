@@ -3,7 +3,7 @@
 Under gunicorn with several workers, PROMETHEUS_MULTIPROC_DIR is set (tasktracker.platform.gunicorn_config):
 every worker writes its values to files there and an app's registry collects the files of all of them, so
 whichever worker answers a scrape reports the whole function. Without it (one process: the Lambda handler,
-the in-process dispatcher, tests) each app keeps its values in memory in a registry of its own.
+tests) each app keeps its values in memory in a registry of its own.
 """
 
 from __future__ import annotations

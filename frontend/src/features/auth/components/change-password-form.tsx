@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from "react";
 import { FieldError } from "@/components/field-error";
-import { toast } from "@/components/toast-store";
 import { useChangePassword } from "@/features/auth/api/change-password";
-import { validateNewPassword, type FieldErrors } from "@/features/auth/components/validation";
+import { validateNewPassword, type FieldErrors } from "@/features/auth/utils/validation";
 import { ApiError } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 export function ChangePasswordForm({ onSuccess }: { onSuccess?: () => void }) {
   const [currentPassword, setCurrentPassword] = useState("");

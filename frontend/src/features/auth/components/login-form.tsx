@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { FieldError } from "@/components/field-error";
-import { toast } from "@/components/toast-store";
 import { useLogin } from "@/features/auth/api/login";
-import { validateCredentials, type FieldErrors } from "@/features/auth/components/validation";
+import { validateCredentials, type FieldErrors } from "@/features/auth/utils/validation";
 import { ApiError } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 export function LoginForm({ onSuccess }: { onSuccess: () => void }) {
   const [email, setEmail] = useState("");

@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { FieldError } from "@/components/field-error";
-import { toast } from "@/components/toast-store";
 import { useRegister } from "@/features/auth/api/register";
-import { MIN_PASSWORD_LENGTH, validateCredentials, type FieldErrors } from "@/features/auth/components/validation";
+import { MIN_PASSWORD_LENGTH, validateCredentials, type FieldErrors } from "@/features/auth/utils/validation";
 import { ApiError } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 export function RegisterForm({ onSuccess }: { onSuccess: (email: string) => void }) {
   const [email, setEmail] = useState("");

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { FieldError } from "@/components/field-error";
 import { TagInput } from "@/components/tag-input";
 import { TASK_PRIORITIES, TASK_STATUSES, type Task, type TaskWrite } from "@/features/tasks/api/task-types";
-import { TITLE_MAX_LENGTH, validateTask, type TaskFormValues } from "@/features/tasks/components/task-validation";
+import { TITLE_MAX_LENGTH, validateTask, type TaskFormValues } from "@/features/tasks/utils/task-validation";
 import { humanize, isoToLocalInput, localInputToIso } from "@/lib/format";
 
 type TaskFormProps = {

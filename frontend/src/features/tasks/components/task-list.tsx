@@ -12,7 +12,7 @@ import {
   filtersToParams,
   filtersToQuery,
   type TaskFilters,
-} from "@/features/tasks/components/task-filters";
+} from "@/features/tasks/utils/task-filters";
 import { TaskTable } from "@/features/tasks/components/task-table";
 import { humanize } from "@/lib/format";
 

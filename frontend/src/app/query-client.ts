@@ -1,6 +1,6 @@
 import { QueryCache, QueryClient } from "@tanstack/react-query";
-import { toast } from "@/components/toast-store";
 import { ApiError } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({

@@ -5,12 +5,19 @@ type TagInputProps = {
   tags: string[];
   onChange: (tags: string[]) => void;
   placeholder?: string;
-  describedBy?: string;
-  invalid?: boolean;
+  "aria-describedby"?: string;
+  "aria-invalid"?: boolean;
 };
 
 /** Free-text chips: Enter or comma adds the typed tag, Backspace on an empty box removes the last one. */
-export function TagInput({ id, tags, onChange, placeholder, describedBy, invalid }: TagInputProps) {
+export function TagInput({
+  id,
+  tags,
+  onChange,
+  placeholder,
+  "aria-describedby": describedBy,
+  "aria-invalid": invalid,
+}: TagInputProps) {
   const [draft, setDraft] = useState("");
 
   function commit() {

@@ -1,5 +1,5 @@
 import { useSyncExternalStore } from "react";
-import { dismissToast, getToasts, subscribeToToasts } from "@/components/toast-store";
+import { dismissToast, getToasts, subscribeToToasts } from "@/lib/toast-store";
 
 export function Toaster() {
   const toasts = useSyncExternalStore(subscribeToToasts, getToasts);

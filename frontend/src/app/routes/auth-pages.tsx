@@ -1,9 +1,9 @@
 import { useNavigate } from "react-router";
 import { useLogout } from "@/app/session";
-import { toast } from "@/components/toast-store";
 import { ChangePasswordForm } from "@/features/auth/components/change-password-form";
 import { LoginForm } from "@/features/auth/components/login-form";
 import { RegisterForm } from "@/features/auth/components/register-form";
+import { toast } from "@/lib/toast-store";
 
 export function LoginPage() {
   const navigate = useNavigate();

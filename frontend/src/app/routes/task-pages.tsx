@@ -2,7 +2,6 @@ import { useQueryClient } from "@tanstack/react-query";
 import { Navigate, useNavigate, useParams } from "react-router";
 import { EmptyState } from "@/components/empty-state";
 import { Spinner } from "@/components/spinner";
-import { toast } from "@/components/toast-store";
 import { AttachmentsPanel } from "@/features/attachments/components/attachments-panel";
 import { AuditLog } from "@/features/audit/components/audit-log";
 import { TaskHistory } from "@/features/audit/components/task-history";
@@ -15,6 +14,7 @@ import { TaskDetails } from "@/features/tasks/components/task-details";
 import { TaskForm } from "@/features/tasks/components/task-form";
 import { TaskList } from "@/features/tasks/components/task-list";
 import { ApiError } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 /** Audit events name users by id only; "You", the task owner's email, or a short id reads better. */
 function useUserLabel(knownUsers: Record<string, string> = {}) {

@@ -1,10 +1,10 @@
 import type { components } from "@/api/schema";
 import { EmptyState } from "@/components/empty-state";
-import { toast } from "@/components/toast-store";
 import { useDeleteAttachment } from "@/features/attachments/api/delete-attachment";
 import { downloadAttachment } from "@/features/attachments/api/download-attachment";
 import { UploadArea } from "@/features/attachments/components/upload-area";
 import { formatBytes, formatDateTime } from "@/lib/format";
+import { toast } from "@/lib/toast-store";
 
 type AttachmentSummary = components["schemas"]["AttachmentSummary"];
 

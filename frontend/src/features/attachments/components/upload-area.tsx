@@ -1,7 +1,7 @@
 import { useRef, useState, type DragEvent } from "react";
-import { toast } from "@/components/toast-store";
 import { uploadAttachment } from "@/features/attachments/api/upload-attachment";
 import { ApiError, errorMessage } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 type Upload = { key: number; name: string; progress: number; error?: string; done?: boolean };
 

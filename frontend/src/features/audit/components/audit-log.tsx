@@ -1,11 +1,16 @@
 import { Link, useSearchParams } from "react-router";
 import { EmptyState } from "@/components/empty-state";
+import { SelectField, TextField } from "@/components/form-field";
 import { Spinner } from "@/components/spinner";
 import { AUDIT_EVENT_TYPES, useAuditEvents, type AuditQuery } from "@/features/audit/api/get-audit-events";
 import { EventSummary } from "@/features/audit/components/event-summary";
 import { formatDateTime, humanize } from "@/lib/format";
 
 const PAGE_SIZE = 25;
+const EVENT_TYPE_OPTIONS = [
+  { value: "", label: "All events" },
+  ...AUDIT_EVENT_TYPES.map((type) => ({ value: type, label: humanize(type) })),
+];
 
 export function AuditLog({ userLabel }: { userLabel: (userId: string | null) => string }) {
   const [params, setParams] = useSearchParams();
@@ -40,29 +45,16 @@ export function AuditLog({ userLabel }: { userLabel: (userId: string | null) => 
       </div>
       <section className="card filters" aria-label="Filters">
         <div className="field-row">
-          <div className="field">
-            <label htmlFor="audit-type">Event type</label>
-            <select id="audit-type" value={eventType} onChange={(event) => update("event_type", event.target.value)}>
-              <option value="">All events</option>
-              {AUDIT_EVENT_TYPES.map((type) => (
-                <option key={type} value={type}>
-                  {humanize(type)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className="field grow">
-            <label htmlFor="audit-task">Task id</label>
-            <input id="audit-task" value={taskId} onChange={(event) => update("task_id", event.target.value.trim())} />
-          </div>
-          <div className="field">
-            <label htmlFor="audit-from">From</label>
-            <input id="audit-from" type="date" value={from} onChange={(event) => update("from", event.target.value)} />
-          </div>
-          <div className="field">
-            <label htmlFor="audit-to">To</label>
-            <input id="audit-to" type="date" value={to} onChange={(event) => update("to", event.target.value)} />
-          </div>
+          <SelectField
+            id="audit-type"
+            label="Event type"
+            options={EVENT_TYPE_OPTIONS}
+            value={eventType}
+            onChange={(event) => update("event_type", event.target.value)}
+          />
+          <TextField id="audit-task" label="Task id" grow value={taskId} onChange={(event) => update("task_id", event.target.value.trim())} />
+          <TextField id="audit-from" label="From" type="date" value={from} onChange={(event) => update("from", event.target.value)} />
+          <TextField id="audit-to" label="To" type="date" value={to} onChange={(event) => update("to", event.target.value)} />
         </div>
       </section>
       {events.isPending ? (

@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from "react";
-import { FieldError } from "@/components/field-error";
-import { toast } from "@/components/toast-store";
+import { TextField } from "@/components/form-field";
 import { useChangePassword } from "@/features/auth/api/change-password";
-import { validateNewPassword, type FieldErrors } from "@/features/auth/components/validation";
+import { validateNewPassword, type FieldErrors } from "@/features/auth/utils/validation";
 import { ApiError } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 export function ChangePasswordForm({ onSuccess }: { onSuccess?: () => void }) {
   const [currentPassword, setCurrentPassword] = useState("");
@@ -46,19 +46,16 @@ export function ChangePasswordForm({ onSuccess }: { onSuccess?: () => void }) {
     <form className="card narrow" onSubmit={submit} noValidate>
       <h1>Change password</h1>
       {fields.map((field) => (
-        <div className="field" key={field.id}>
-          <label htmlFor={field.id}>{field.label}</label>
-          <input
-            id={field.id}
-            type="password"
-            autoComplete={field.auto}
-            value={field.value}
-            aria-invalid={!!errors[field.id] || undefined}
-            aria-describedby={`${field.id}-error`}
-            onChange={(event) => field.set(event.target.value)}
-          />
-          <FieldError id={`${field.id}-error`} messages={errors[field.id]} />
-        </div>
+        <TextField
+          key={field.id}
+          id={field.id}
+          label={field.label}
+          errors={errors[field.id]}
+          type="password"
+          autoComplete={field.auto}
+          value={field.value}
+          onChange={(event) => field.set(event.target.value)}
+        />
       ))}
       <button type="submit" className="button primary" disabled={changePassword.isPending}>
         {changePassword.isPending ? "Saving…" : "Change password"}

@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
-import { FieldError } from "@/components/field-error";
-import { toast } from "@/components/toast-store";
+import { TextField } from "@/components/form-field";
 import { useLogin } from "@/features/auth/api/login";
-import { validateCredentials, type FieldErrors } from "@/features/auth/components/validation";
+import { validateCredentials, type FieldErrors } from "@/features/auth/utils/validation";
 import { ApiError } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 export function LoginForm({ onSuccess }: { onSuccess: () => void }) {
   const [email, setEmail] = useState("");
@@ -32,32 +32,24 @@ export function LoginForm({ onSuccess }: { onSuccess: () => void }) {
   return (
     <form className="card auth-card" onSubmit={submit} noValidate>
       <h1>Sign in</h1>
-      <div className="field">
-        <label htmlFor="login-email">Email</label>
-        <input
-          id="login-email"
-          type="email"
-          autoComplete="username"
-          value={email}
-          aria-invalid={!!errors.email || undefined}
-          aria-describedby="login-email-error"
-          onChange={(event) => setEmail(event.target.value)}
-        />
-        <FieldError id="login-email-error" messages={errors.email} />
-      </div>
-      <div className="field">
-        <label htmlFor="login-password">Password</label>
-        <input
-          id="login-password"
-          type="password"
-          autoComplete="current-password"
-          value={password}
-          aria-invalid={!!errors.password || undefined}
-          aria-describedby="login-password-error"
-          onChange={(event) => setPassword(event.target.value)}
-        />
-        <FieldError id="login-password-error" messages={errors.password} />
-      </div>
+      <TextField
+        id="login-email"
+        label="Email"
+        errors={errors.email}
+        type="email"
+        autoComplete="username"
+        value={email}
+        onChange={(event) => setEmail(event.target.value)}
+      />
+      <TextField
+        id="login-password"
+        label="Password"
+        errors={errors.password}
+        type="password"
+        autoComplete="current-password"
+        value={password}
+        onChange={(event) => setPassword(event.target.value)}
+      />
       <button type="submit" className="button primary" disabled={login.isPending}>
         {login.isPending ? "Signing in…" : "Sign in"}
       </button>

@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
-import { FieldError } from "@/components/field-error";
-import { toast } from "@/components/toast-store";
+import { TextField } from "@/components/form-field";
 import { useRegister } from "@/features/auth/api/register";
-import { MIN_PASSWORD_LENGTH, validateCredentials, type FieldErrors } from "@/features/auth/components/validation";
+import { MIN_PASSWORD_LENGTH, validateCredentials, type FieldErrors } from "@/features/auth/utils/validation";
 import { ApiError } from "@/lib/api-error";
+import { toast } from "@/lib/toast-store";
 
 export function RegisterForm({ onSuccess }: { onSuccess: (email: string) => void }) {
   const [email, setEmail] = useState("");
@@ -38,37 +38,32 @@ export function RegisterForm({ onSuccess }: { onSuccess: (email: string) => void
   return (
     <form className="card auth-card" onSubmit={submit} noValidate>
       <h1>Create an account</h1>
-      <div className="field">
-        <label htmlFor="register-email">Email</label>
-        <input
-          id="register-email"
-          type="email"
-          autoComplete="username"
-          value={email}
-          aria-invalid={!!errors.email || undefined}
-          aria-describedby="register-email-error"
-          onChange={(event) => setEmail(event.target.value)}
-        />
-        <FieldError id="register-email-error" messages={errors.email} />
-      </div>
-      <div className="field">
-        <label htmlFor="register-name">Full name (optional)</label>
-        <input id="register-name" autoComplete="name" value={fullName} onChange={(event) => setFullName(event.target.value)} />
-        <FieldError id="register-name-error" messages={errors.full_name} />
-      </div>
-      <div className="field">
-        <label htmlFor="register-password">Password</label>
-        <input
-          id="register-password"
-          type="password"
-          autoComplete="new-password"
-          value={password}
-          aria-invalid={!!errors.password || undefined}
-          aria-describedby="register-password-error"
-          onChange={(event) => setPassword(event.target.value)}
-        />
-        <FieldError id="register-password-error" messages={errors.password} />
-      </div>
+      <TextField
+        id="register-email"
+        label="Email"
+        errors={errors.email}
+        type="email"
+        autoComplete="username"
+        value={email}
+        onChange={(event) => setEmail(event.target.value)}
+      />
+      <TextField
+        id="register-name"
+        label="Full name (optional)"
+        errors={errors.full_name}
+        autoComplete="name"
+        value={fullName}
+        onChange={(event) => setFullName(event.target.value)}
+      />
+      <TextField
+        id="register-password"
+        label="Password"
+        errors={errors.password}
+        type="password"
+        autoComplete="new-password"
+        value={password}
+        onChange={(event) => setPassword(event.target.value)}
+      />
       <button type="submit" className="button primary" disabled={register.isPending}>
         {register.isPending ? "Creating…" : "Create account"}
       </button>

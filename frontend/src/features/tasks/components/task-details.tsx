@@ -1,8 +1,8 @@
 import { Link, useNavigate } from "react-router";
-import { toast } from "@/components/toast-store";
 import { useDeleteTask } from "@/features/tasks/api/delete-task";
 import type { Task } from "@/features/tasks/api/task-types";
 import { formatDateTime, humanize } from "@/lib/format";
+import { toast } from "@/lib/toast-store";
 
 export function TaskDetails({ task, isOwner }: { task: Task; isOwner: boolean }) {
   const navigate = useNavigate();

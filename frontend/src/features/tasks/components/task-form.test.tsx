@@ -65,6 +65,7 @@ describe("task form", () => {
   it("shows the server's field errors next to their fields", () => {
     renderForm({ title: ["A task with this title is not allowed."] });
     expect(screen.getByText("A task with this title is not allowed.")).toHaveAttribute("id", "title-error");
-    expect(screen.getByLabelText("Title")).toHaveAttribute("aria-describedby", "title-error");
+    expect(screen.getByLabelText("Title")).toHaveAttribute("aria-invalid", "true");
+    expect(screen.getByLabelText("Title")).toHaveAccessibleDescription("0/200 A task with this title is not allowed.");
   });
 });

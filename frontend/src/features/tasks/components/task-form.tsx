@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from "react";
-import { FieldError } from "@/components/field-error";
+import { Field, SelectField, TextareaField, TextField } from "@/components/form-field";
 import { TagInput } from "@/components/tag-input";
 import { TASK_PRIORITIES, TASK_STATUSES, type Task, type TaskWrite } from "@/features/tasks/api/task-types";
-import { TITLE_MAX_LENGTH, validateTask, type TaskFormValues } from "@/features/tasks/components/task-validation";
+import { TITLE_MAX_LENGTH, validateTask, type TaskFormValues } from "@/features/tasks/utils/task-validation";
 import { humanize, isoToLocalInput, localInputToIso } from "@/lib/format";
 
 type TaskFormProps = {
@@ -52,85 +52,56 @@ export function TaskForm({ initial, submitLabel, pending, serverErrors, onSubmit
     });
   }
 
-  const describe = (name: string) => (errors[name] ? `${name}-error` : undefined);
-
   return (
     <form className="card task-form" onSubmit={submit} noValidate>
-      <div className="field">
-        <label htmlFor="title">Title</label>
-        <input
-          id="title"
-          value={values.title}
-          maxLength={TITLE_MAX_LENGTH + 50}
-          aria-invalid={!!errors.title || undefined}
-          aria-describedby={describe("title")}
-          onChange={(event) => set("title", event.target.value)}
-        />
-        <span className="hint">
-          {values.title.trim().length}/{TITLE_MAX_LENGTH}
-        </span>
-        <FieldError id="title-error" messages={errors.title} />
-      </div>
-      <div className="field">
-        <label htmlFor="description">Description</label>
-        <textarea
-          id="description"
-          rows={5}
-          value={values.description}
-          aria-invalid={!!errors.description || undefined}
-          aria-describedby={describe("description")}
-          onChange={(event) => set("description", event.target.value)}
-        />
-        <FieldError id="description-error" messages={errors.description} />
-      </div>
+      <TextField
+        id="title"
+        label="Title"
+        hint={`${values.title.trim().length}/${TITLE_MAX_LENGTH}`}
+        errors={errors.title}
+        value={values.title}
+        maxLength={TITLE_MAX_LENGTH + 50}
+        onChange={(event) => set("title", event.target.value)}
+      />
+      <TextareaField
+        id="description"
+        label="Description"
+        errors={errors.description}
+        rows={5}
+        value={values.description}
+        onChange={(event) => set("description", event.target.value)}
+      />
       <div className="field-row">
-        <div className="field">
-          <label htmlFor="status">Status</label>
-          <select id="status" value={values.status} onChange={(event) => set("status", event.target.value)}>
-            {TASK_STATUSES.map((status) => (
-              <option key={status} value={status}>
-                {humanize(status)}
-              </option>
-            ))}
-          </select>
-          <FieldError id="status-error" messages={errors.status} />
-        </div>
-        <div className="field">
-          <label htmlFor="priority">Priority</label>
-          <select id="priority" value={values.priority} onChange={(event) => set("priority", event.target.value)}>
-            {TASK_PRIORITIES.map((priority) => (
-              <option key={priority} value={priority}>
-                {humanize(priority)}
-              </option>
-            ))}
-          </select>
-          <FieldError id="priority-error" messages={errors.priority} />
-        </div>
-        <div className="field">
-          <label htmlFor="due_date">Due date</label>
-          <input
-            id="due_date"
-            type="datetime-local"
-            value={values.dueDate}
-            aria-invalid={!!errors.due_date || undefined}
-            aria-describedby={describe("due_date")}
-            onChange={(event) => set("dueDate", event.target.value)}
-          />
-          <FieldError id="due_date-error" messages={errors.due_date} />
-        </div>
-      </div>
-      <div className="field">
-        <label htmlFor="tags">Tags</label>
-        <TagInput
-          id="tags"
-          tags={values.tags}
-          onChange={(tags) => set("tags", tags)}
-          placeholder="Type a tag and press Enter"
-          describedBy={describe("tags")}
-          invalid={!!errors.tags}
+        <SelectField
+          id="status"
+          label="Status"
+          errors={errors.status}
+          options={TASK_STATUSES.map((status) => ({ value: status, label: humanize(status) }))}
+          value={values.status}
+          onChange={(event) => set("status", event.target.value)}
         />
-        <FieldError id="tags-error" messages={errors.tags} />
+        <SelectField
+          id="priority"
+          label="Priority"
+          errors={errors.priority}
+          options={TASK_PRIORITIES.map((priority) => ({ value: priority, label: humanize(priority) }))}
+          value={values.priority}
+          onChange={(event) => set("priority", event.target.value)}
+        />
+        <TextField
+          id="due_date"
+          label="Due date"
+          errors={errors.due_date}
+          type="datetime-local"
+          value={values.dueDate}
+          onChange={(event) => set("dueDate", event.target.value)}
+        />
       </div>
+      <Field id="tags" label="Tags" errors={errors.tags}>
+        {(control) => (
+          <TagInput {...control} tags={values.tags} onChange={(tags) => set("tags", tags)} placeholder="Type a tag and press Enter" />
+        )}
+      </Field>
       <div className="actions">
         <button type="submit" className="button primary" disabled={pending}>
           {pending ? "Saving…" : submitLabel}

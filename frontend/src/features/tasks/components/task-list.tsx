@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { EmptyState } from "@/components/empty-state";
+import { Field, SelectField, TextField } from "@/components/form-field";
 import { Spinner } from "@/components/spinner";
 import { TagInput } from "@/components/tag-input";
 import { useTasks } from "@/features/tasks/api/get-tasks";
@@ -12,7 +13,7 @@ import {
   filtersToParams,
   filtersToQuery,
   type TaskFilters,
-} from "@/features/tasks/components/task-filters";
+} from "@/features/tasks/utils/task-filters";
 import { TaskTable } from "@/features/tasks/components/task-table";
 import { humanize } from "@/lib/format";
 
@@ -88,26 +89,22 @@ export function TaskList() {
       </div>
       <section className="card filters" aria-label="Filters">
         <div className="field-row">
-          <div className="field grow">
-            <label htmlFor="search">Search</label>
-            <input
-              id="search"
-              type="search"
-              placeholder="Title or description"
-              value={searchDraft}
-              onChange={(event) => setSearchDraft(event.target.value)}
-            />
-          </div>
-          <div className="field">
-            <label htmlFor="sort">Sort by</label>
-            <select id="sort" value={filters.sort} onChange={(event) => update({ sort: event.target.value })}>
-              {SORT_OPTIONS.map((option) => (
-                <option key={option.value} value={option.value}>
-                  {option.label}
-                </option>
-              ))}
-            </select>
-          </div>
+          <TextField
+            id="search"
+            label="Search"
+            grow
+            type="search"
+            placeholder="Title or description"
+            value={searchDraft}
+            onChange={(event) => setSearchDraft(event.target.value)}
+          />
+          <SelectField
+            id="sort"
+            label="Sort by"
+            options={SORT_OPTIONS}
+            value={filters.sort}
+            onChange={(event) => update({ sort: event.target.value })}
+          />
         </div>
         <div className="field-row">
           <CheckboxGroup legend="Status" options={TASK_STATUSES} selected={filters.status} onChange={(status) => update({ status })} />
@@ -119,18 +116,19 @@ export function TaskList() {
           />
         </div>
         <div className="field-row">
-          <div className="field grow">
-            <label htmlFor="filter-tags">Tags</label>
-            <TagInput id="filter-tags" tags={filters.tags} onChange={(tags) => update({ tags })} placeholder="Any of these tags" />
-          </div>
-          <div className="field">
-            <label htmlFor="due-from">Due from</label>
-            <input id="due-from" type="date" value={filters.dueFrom} onChange={(event) => update({ dueFrom: event.target.value })} />
-          </div>
-          <div className="field">
-            <label htmlFor="due-to">Due to</label>
-            <input id="due-to" type="date" value={filters.dueTo} onChange={(event) => update({ dueTo: event.target.value })} />
-          </div>
+          <Field id="filter-tags" label="Tags" grow>
+            {(control) => (
+              <TagInput {...control} tags={filters.tags} onChange={(tags) => update({ tags })} placeholder="Any of these tags" />
+            )}
+          </Field>
+          <TextField
+            id="due-from"
+            label="Due from"
+            type="date"
+            value={filters.dueFrom}
+            onChange={(event) => update({ dueFrom: event.target.value })}
+          />
+          <TextField id="due-to" label="Due to" type="date" value={filters.dueTo} onChange={(event) => update({ dueTo: event.target.value })} />
           {hasFilters && (
             <button type="button" className="button link align-end" onClick={() => setSearchParams(new URLSearchParams())}>
               Clear filters

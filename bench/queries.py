@@ -1,6 +1,6 @@
 """The SQL the product runs for the benchmarked requests, written out by hand for the floors.
 
-Kept equal to what tasktracker.adapters.sqlalchemy.repositories.SqlTaskRepository.search emits (the page's ids
+Kept equal to what tasktracker.adapters.sqlalchemy.tasks.SqlTaskRepository.search emits (the page's ids
 first, then the rows with owner email and tag names, then the total), so pgbench and the bare handler do the
 same database work as the product minus its layers.
 """

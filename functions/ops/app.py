@@ -7,12 +7,13 @@ import os
 from flask import Flask
 
 from tasktracker import bootstrap
+from tasktracker.bootstrap.ops import health_probes
 from tasktracker.config import Settings
 from tasktracker.config import settings as environment_settings
 from tasktracker.platform.app_factory import create_function_app, lazy_lambda_handler
 
 from .peers import function_urls_from_environment
-from .readiness import Readiness
+from .readiness import SOCKET_TIMEOUT_SECONDS, Readiness
 from .routes import Operations, blp
 
 NAME = "ops"
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["operations"] = Operations(
         NAME,
         function_urls_from_environment(),
-        Readiness(settings),
+        Readiness(health_probes(settings, SOCKET_TIMEOUT_SECONDS)),
         extra_metrics_urls={"reminders-worker": worker_metrics_url.rstrip("/")} if worker_metrics_url else {},
     )
     return app

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any, Literal
 
-import redis
-from sqlalchemy import text
-
-from tasktracker.adapters.celery.heartbeat import WorkerStatus, worker_status
-from tasktracker.adapters.sqlalchemy.engine import engine_for
-from tasktracker.config import Settings
+from tasktracker.bootstrap.ops import HealthProbes
 
 from .peers import Peer, call_concurrently
 
@@ -27,63 +21,23 @@ def _state(is_up: bool | None) -> State:
 
 
 class Readiness:
-    def __init__(self, settings: Settings):
-        self.settings = settings
-
-    @cached_property
-    def _redis(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.settings.redis_url,
-            socket_timeout=SOCKET_TIMEOUT_SECONDS,
-            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        )
-
-    @cached_property
-    def _s3(self) -> Any:
-        # Only ops loads boto3, and only once it checks storage.
-        import boto3
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=SOCKET_TIMEOUT_SECONDS,
-            read_timeout=SOCKET_TIMEOUT_SECONDS,
-            retries={"max_attempts": 1},
-            s3={"addressing_style": "path"},
-        )
-        session = boto3.session.Session(region_name=self.settings.s3_region)
-        return session.client("s3", endpoint_url=self.settings.s3_endpoint_url, config=config)
-
-    def database_is_up(self) -> bool:
-        with engine_for(self.settings.database_url, self.settings.db_pool_size).connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-
-    def redis_is_up(self) -> bool:
-        return bool(self._redis.ping())
-
-    def storage_is_up(self) -> bool:
-        """The attachments bucket exists and answers: what uploads need."""
-        self._s3.head_bucket(Bucket=self.settings.s3_bucket)
-        return True
-
-    def worker_state(self) -> WorkerStatus:
-        """From the heartbeat the reminder worker writes to Redis every WORKER_HEARTBEAT_SECONDS."""
-        return worker_status(self._redis, self.settings.worker_heartbeat_seconds)
+    def __init__(self, probes: HealthProbes):
+        self.probes = probes
 
     def report(self, peers: list[Peer]) -> tuple[bool, dict[str, Any]]:
         """(ready, body): ready when the database, Redis, S3 and every function are up; the worker is only
-        reported, since the API serves requests without it."""
+        reported (from the heartbeat it writes to Redis), since the API serves requests without it."""
         checks: dict[str, Callable[[], object]] = {
-            "db": self.database_is_up,
-            "redis": self.redis_is_up,
-            "s3": self.storage_is_up,
-            "worker": self.worker_state,
+            "db": self.probes.database.check,
+            "redis": self.probes.redis.check,
+            "s3": self.probes.storage.check,
+            "worker": self.probes.worker.check,
         }
         for peer in peers:
             checks[f"function:{peer.name}"] = _live_check(peer)
         results = call_concurrently(checks, CHECK_TIMEOUT_SECONDS)
         functions = {peer.name: _state(bool(results[f"function:{peer.name}"])) for peer in peers}
-        services = {name: _state(bool(results[name])) for name in ("db", "redis", "s3")}
+        services = {name: _state(results[name] == "up") for name in ("db", "redis", "s3")}
         ready = all(state == "up" for state in (*services.values(), *functions.values()))
         worker = results["worker"] or "unknown"
         body = {

@@ -9,16 +9,14 @@ from typing import Any
 
 from celery import signals
 
-from tasktracker.adapters.celery.app import create_celery_app
-from tasktracker.adapters.celery.reminders import register_reminder_job
+from tasktracker.bootstrap.reminders import reminder_scheduler
 from tasktracker.config import settings as environment_settings
 from tasktracker.platform.logs import configure_logging
 
 from .passes import run_reminder_pass
 
 settings = environment_settings()
-app = create_celery_app(settings)
-register_reminder_job(app, settings, lambda correlation_id: run_reminder_pass(settings, correlation_id))
+app = reminder_scheduler(settings, lambda correlation_id: run_reminder_pass(settings, correlation_id))
 
 
 @signals.setup_logging.connect(weak=False)

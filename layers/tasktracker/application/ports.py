@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, BinaryIO, Generic, Protocol, Self, TypeVar
+from typing import Any, BinaryIO, Generic, Literal, Protocol, Self, TypeVar
 from uuid import UUID
 
 from tasktracker.domain.entities import (
@@ -235,4 +235,17 @@ class FileStorage(Protocol):
     def head(self, key: str) -> StoredObject | None: ...
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
         """A form a client posts the file with, straight to storage; the object it creates is pending."""
+        ...
+
+
+HealthState = Literal["up", "down", "unknown"]
+
+
+class HealthProbe(Protocol):
+    """Asks one backing service whether it answers: the database, Redis, storage, the reminder worker."""
+
+    def check(self) -> HealthState:
+        """Blocks until the service answers or a socket timeout of the adapter's passes: a caller that must
+        answer in time waits with a timeout of its own. "unknown": there is nothing to tell from (a worker
+        never seen). Raising means the service did not answer: a caller reads it as down."""
         ...

@@ -11,15 +11,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal, cast
+from typing import cast
 
 import redis
+
+from tasktracker.application.ports import HealthState
 
 HEARTBEAT_KEY = "tasktracker:worker:heartbeat"
 STALE_AFTER_BEATS = 3
 TTL_BEATS = 20
-
-WorkerStatus = Literal["up", "down", "unknown"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def heartbeat_ttl_seconds(interval_seconds: float) -> int:
     return max(int(interval_seconds * TTL_BEATS), 1)
 
 
-def worker_status(client: redis.Redis, interval_seconds: float, now: float | None = None) -> WorkerStatus:
+def worker_status(client: redis.Redis, interval_seconds: float, now: float | None = None) -> HealthState:
     """up: a fresh heartbeat; down: a stale one; unknown: none at all (never started, or long gone)."""
     # redis-py types its sync and async clients alike; a sync client answers bytes or None.
     raw = cast(bytes | None, client.get(HEARTBEAT_KEY))
@@ -40,6 +40,17 @@ def worker_status(client: redis.Redis, interval_seconds: float, now: float | Non
         return "unknown"
     age = (time.time() if now is None else now) - beat
     return "up" if age <= interval_seconds * STALE_AFTER_BEATS else "down"
+
+
+class WorkerHeartbeatProbe:
+    """The worker's state as the heartbeat it last wrote tells it."""
+
+    def __init__(self, client: Callable[[], redis.Redis], interval_seconds: float):
+        self.client = client
+        self.interval_seconds = interval_seconds
+
+    def check(self) -> HealthState:
+        return worker_status(self.client(), self.interval_seconds)
 
 
 class Heartbeat:

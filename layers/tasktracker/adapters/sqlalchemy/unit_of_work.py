@@ -8,14 +8,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tasktracker.domain.errors import ConflictError, ServiceUnavailableError
 
-from .repositories import (
-    SqlAttachmentRepository,
-    SqlAuditLog,
-    SqlRefreshTokenRepository,
-    SqlReminderRepository,
-    SqlTaskRepository,
-    SqlUserRepository,
-)
+from .attachments import SqlAttachmentRepository
+from .audit import SqlAuditLog
+from .refresh_tokens import SqlRefreshTokenRepository
+from .reminders import SqlReminderRepository
+from .tasks import SqlTaskRepository
+from .users import SqlUserRepository
 
 
 class SqlAlchemyUnitOfWork:

@@ -1,0 +1,54 @@
+"""Attachments' rows; their files are the storage adapter's."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select
+
+from tasktracker.domain.entities import Attachment
+
+from .base import SqlRepository
+from .models import AttachmentRow
+
+
+def _attachment(row: AttachmentRow) -> Attachment:
+    return Attachment(
+        id=row.id,
+        task_id=row.task_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        storage_path=row.storage_path,
+        created_at=row.created_at,
+    )
+
+
+class SqlAttachmentRepository(SqlRepository):
+    def add(self, attachment: Attachment) -> None:
+        self.session.execute(
+            insert(AttachmentRow).values(
+                id=attachment.id,
+                task_id=attachment.task_id,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                size_bytes=attachment.size_bytes,
+                storage_path=attachment.storage_path,
+                created_at=attachment.created_at,
+            )
+        )
+
+    def get(self, attachment_id: UUID) -> Attachment | None:
+        row = self.session.get(AttachmentRow, attachment_id)
+        return _attachment(row) if row else None
+
+    def list_for_task(self, task_id: UUID) -> list[Attachment]:
+        rows = self.session.scalars(
+            select(AttachmentRow)
+            .where(AttachmentRow.task_id == task_id)
+            .order_by(AttachmentRow.created_at, AttachmentRow.id)
+        )
+        return [_attachment(row) for row in rows]
+
+    def delete(self, attachment: Attachment) -> None:
+        self.session.execute(delete(AttachmentRow).where(AttachmentRow.id == attachment.id))

@@ -1,0 +1,60 @@
+"""Users, found by id or by email whatever its case."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import func, insert, select, update
+
+from tasktracker.domain.entities import User
+
+from .base import SqlRepository
+from .models import UserRow
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        password_hash=row.password_hash,
+        full_name=row.full_name,
+        is_active=row.is_active,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class SqlUserRepository(SqlRepository):
+    def add(self, user: User) -> None:
+        self.session.execute(
+            insert(UserRow).values(
+                id=user.id,
+                email=user.email,
+                password_hash=user.password_hash,
+                full_name=user.full_name,
+                is_active=user.is_active,
+                created_at=user.created_at,
+                updated_at=user.updated_at,
+            )
+        )
+
+    def get(self, user_id: UUID) -> User | None:
+        row = self.session.get(UserRow, user_id)
+        return _user(row) if row else None
+
+    def get_by_email(self, email: str) -> User | None:
+        row = self.session.scalars(select(UserRow).where(func.lower(UserRow.email) == email.lower())).first()
+        return _user(row) if row else None
+
+    def save(self, user: User) -> None:
+        self.session.execute(
+            update(UserRow)
+            .where(UserRow.id == user.id)
+            .values(
+                email=user.email,
+                password_hash=user.password_hash,
+                full_name=user.full_name,
+                is_active=user.is_active,
+                updated_at=user.updated_at,
+            )
+        )

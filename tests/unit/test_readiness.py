@@ -1,0 +1,78 @@
+"""The ready check's verdict from its probes' answers: the services and functions decide, the worker is reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.ops.peers import PeerAnswer
+from functions.ops.readiness import Readiness
+from tasktracker.application.ports import HealthState
+from tasktracker.bootstrap.ops import HealthProbes
+
+
+@dataclass
+class Answers:
+    state: HealthState = "up"
+    fails: bool = False
+
+    def check(self) -> HealthState:
+        if self.fails:
+            raise ConnectionError("no answer")
+        return self.state
+
+
+@dataclass(frozen=True)
+class LivePeer:
+    name: str
+    status: int = 200
+
+    def get(self, path: str, timeout: float) -> PeerAnswer:
+        return PeerAnswer(self.status, b"")
+
+
+def probes(**overrides: Answers) -> HealthProbes:
+    return HealthProbes(**{name: overrides.get(name, Answers()) for name in ("database", "redis", "storage", "worker")})
+
+
+def test_every_service_and_function_up_is_ready() -> None:
+    ready, body = Readiness(probes()).report([LivePeer("auth"), LivePeer("tasks")])
+
+    assert ready
+    assert body == {
+        "status": "ok",
+        "components": {
+            "db": "up",
+            "redis": "up",
+            "s3": "up",
+            "worker": "up",
+            "functions": {"auth": "up", "tasks": "up"},
+        },
+    }
+
+
+def test_a_service_that_fails_its_probe_or_answers_down_is_down_and_not_ready() -> None:
+    ready, body = Readiness(probes(database=Answers(fails=True), redis=Answers("down"))).report([LivePeer("auth")])
+
+    assert not ready
+    assert body["status"] == "degraded"
+    assert {name: body["components"][name] for name in ("db", "redis", "s3")} == {
+        "db": "down",
+        "redis": "down",
+        "s3": "up",
+    }
+
+
+def test_a_function_that_is_not_live_is_down_and_not_ready() -> None:
+    ready, body = Readiness(probes()).report([LivePeer("auth"), LivePeer("tasks", status=503)])
+
+    assert not ready
+    assert body["components"]["functions"] == {"auth": "up", "tasks": "down"}
+
+
+def test_the_worker_is_reported_but_never_decides() -> None:
+    down_ready, down = Readiness(probes(worker=Answers("down"))).report([])
+    failing_ready, failing = Readiness(probes(worker=Answers(fails=True))).report([])
+
+    assert down_ready and failing_ready
+    assert down["components"]["worker"] == "down"
+    assert failing["components"]["worker"] == "unknown"

@@ -4,10 +4,11 @@ from typing import Any
 
 import marshmallow as ma
 
-from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, TASK_SORT_FIELDS
+from tasktracker.application.task_queries import TASK_SORT_FIELDS
 from tasktracker.domain import rules
 from tasktracker.domain.entities import TaskView
 from tasktracker.domain.enums import TaskPriority, TaskStatus
+from tasktracker.platform.paging import PageQuerySchema, page_of
 
 _STATUSES = ", ".join(member.value for member in TaskStatus)
 _PRIORITIES = ", ".join(member.value for member in TaskPriority)
@@ -70,11 +71,7 @@ class TaskDetailSchema(ma.Schema):
     )
 
 
-class TaskPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(TaskSchema), required=True)
-    page = ma.fields.Integer(required=True)
-    page_size = ma.fields.Integer(required=True)
-    total = ma.fields.Integer(required=True, metadata={"description": "Tasks matching the filters, on all pages"})
+TaskPageSchema = page_of(TaskSchema)
 
 
 def _several(description: str) -> ma.fields.List[str]:
@@ -82,7 +79,7 @@ def _several(description: str) -> ma.fields.List[str]:
     return ma.fields.List(ma.fields.String(), metadata={"description": f"{description}, comma-separated or repeated"})
 
 
-class TaskQuerySchema(ma.Schema):
+class TaskQuerySchema(PageQuerySchema):
     search = ma.fields.String(
         metadata={"description": "Text contained in the title or description, ignoring case"},
     )
@@ -100,10 +97,6 @@ class TaskQuerySchema(ma.Schema):
         "(the default) or desc. Newest first when absent; ties are broken by created_at, then id, in the first "
         "field's direction. Tasks without a due date come last in either direction"
     )
-    page = ma.fields.Integer(
-        load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE), metadata={"description": "1-based"}
-    )
-    page_size = ma.fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
 
     @ma.validates_schema
     def one_owner_filter(self, data: dict[str, Any], **kwargs: Any) -> None:

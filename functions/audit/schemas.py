@@ -4,19 +4,13 @@ import marshmallow as ma
 
 from tasktracker.domain.enums import AuditEventType
 from tasktracker.platform.paging import PageQuerySchema, page_of
-
-_EVENT_TYPES = ", ".join(member.value for member in AuditEventType)
+from tasktracker.platform.query_fields import EnumValues
 
 
 class AuditEventQuerySchema(PageQuerySchema):
     user_id = ma.fields.UUID(metadata={"description": "Only events of this user"})
     task_id = ma.fields.UUID(metadata={"description": "Only events about this task"})
-    # A list so that both `event_type=LOGIN,TASK_CREATED` and repeated `event_type=` work; the use case's
-    # parser splits and validates the names.
-    event_type = ma.fields.List(
-        ma.fields.String(),
-        metadata={"description": f"One or more of {_EVENT_TYPES}, comma-separated or repeated"},
-    )
+    event_type = EnumValues(AuditEventType)
     created_from = ma.fields.AwareDateTime(
         data_key="from", metadata={"description": "Created at or after (ISO 8601 with timezone)"}
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 import pytest
 
-from tasktracker.application.task_queries import MAX_PAGE, MAX_PAGE_SIZE
+from tasktracker.application.queries import MAX_PAGE, MAX_PAGE_SIZE
 from tasktracker.platform.paging import PageQuerySchema, PageSchema, page_of
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
+from tasktracker.application.queries import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
+
+from .query_fields import QuerySchema
 
 
-class PageQuerySchema(ma.Schema):
+class PageQuerySchema(QuerySchema):
     """`page` and `page_size`, with the application's limits; a list's own parameters extend it."""
 
     page = ma.fields.Integer(

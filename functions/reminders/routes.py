@@ -8,9 +8,10 @@ from flask import current_app
 
 from tasktracker.application.ports import Page, SentReminder
 from tasktracker.application.reminders import ReminderQueries
+from tasktracker.platform.paging import PageQuerySchema
 from tasktracker.platform.smorest import FunctionBlueprint
 
-from .schemas import PageArgsSchema, SentReminderPageSchema
+from .schemas import SentReminderPageSchema
 
 blp = FunctionBlueprint(
     "reminders",
@@ -27,7 +28,7 @@ def queries() -> ReminderQueries:
 
 @blp.route("", methods=["GET"])
 @blp.requires_sign_in
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, SentReminderPageSchema)
 @blp.error(400, description="page or page_size out of range")
 def list_reminders(args: dict[str, Any]) -> Page[SentReminder]:

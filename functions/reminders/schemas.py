@@ -2,12 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
-
-
-class PageArgsSchema(ma.Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
-    page_size = ma.fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
+from tasktracker.platform.paging import page_of
 
 
 class SentReminderSchema(ma.Schema):
@@ -20,8 +15,4 @@ class SentReminderSchema(ma.Schema):
     )
 
 
-class SentReminderPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(SentReminderSchema), required=True)
-    page = ma.fields.Integer(required=True)
-    page_size = ma.fields.Integer(required=True)
-    total = ma.fields.Integer(required=True)
+SentReminderPageSchema = page_of(SentReminderSchema)

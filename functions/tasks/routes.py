@@ -8,10 +8,8 @@ from uuid import UUID
 from flask import current_app
 
 from tasktracker.application.ports import Page, TaskQuery
-from tasktracker.application.task_queries import parse_enums, parse_sort, parse_tags
 from tasktracker.application.tasks import TaskDetail, TaskUseCases
 from tasktracker.domain.entities import TaskView
-from tasktracker.domain.enums import TaskPriority, TaskStatus
 from tasktracker.platform.security import current_user_id
 from tasktracker.platform.smorest import FunctionBlueprint
 
@@ -56,13 +54,13 @@ def list_tasks(args: dict[str, Any]) -> Page[TaskView]:
     return use_cases().search(
         TaskQuery(
             search=args.get("search"),
-            statuses=parse_enums("status", args.get("status"), TaskStatus),
-            priorities=parse_enums("priority", args.get("priority"), TaskPriority),
-            tags=parse_tags(args.get("tags")),
+            statuses=args.get("status", ()),
+            priorities=args.get("priority", ()),
+            tags=args.get("tags", ()),
             due_from=args.get("due_from"),
             due_to=args.get("due_to"),
             owner_id=current_user_id() if args.get("owner") == "me" else args.get("owner_id"),
-            sort=parse_sort(",".join(args.get("sort", []))),
+            sort=args.get("sort", ()),
             page=args["page"],
             page_size=args["page_size"],
         )

@@ -4,13 +4,13 @@ from typing import Any
 
 import marshmallow as ma
 
-from tasktracker.application.task_queries import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, TASK_SORT_FIELDS
+from tasktracker.application.queries import TASK_SORT_FIELDS
 from tasktracker.domain import rules
 from tasktracker.domain.entities import TaskView
 from tasktracker.domain.enums import TaskPriority, TaskStatus
+from tasktracker.platform.paging import PageQuerySchema, page_of
+from tasktracker.platform.query_fields import EnumValues, SortKeys, TagNames
 
-_STATUSES = ", ".join(member.value for member in TaskStatus)
-_PRIORITIES = ", ".join(member.value for member in TaskPriority)
 _AWARE = "ISO 8601 with a timezone, e.g. 2025-12-31T10:00:00Z"
 
 
@@ -70,40 +70,27 @@ class TaskDetailSchema(ma.Schema):
     )
 
 
-class TaskPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(TaskSchema), required=True)
-    page = ma.fields.Integer(required=True)
-    page_size = ma.fields.Integer(required=True)
-    total = ma.fields.Integer(required=True, metadata={"description": "Tasks matching the filters, on all pages"})
+TaskPageSchema = page_of(TaskSchema)
 
 
-def _several(description: str) -> ma.fields.List[str]:
-    # A list so that both `status=TODO,DONE` and repeated `status=` work; the use case's parsers split them.
-    return ma.fields.List(ma.fields.String(), metadata={"description": f"{description}, comma-separated or repeated"})
-
-
-class TaskQuerySchema(ma.Schema):
+class TaskQuerySchema(PageQuerySchema):
     search = ma.fields.String(
         metadata={"description": "Text contained in the title or description, ignoring case"},
     )
-    status = _several(f"One or more of {_STATUSES}")
-    priority = _several(f"One or more of {_PRIORITIES}")
-    tags = _several("Tasks with any of these tags")
+    status = EnumValues(TaskStatus)
+    priority = EnumValues(TaskPriority)
+    tags = TagNames("Tasks with any of these tags")
     due_from = ma.fields.AwareDateTime(metadata={"description": f"Due at or after ({_AWARE})"})
     due_to = ma.fields.AwareDateTime(metadata={"description": f"Due at or before ({_AWARE})"})
     owner = ma.fields.String(
         validate=ma.validate.OneOf(["me"]), metadata={"description": "`me`: only the signed-in user's tasks"}
     )
     owner_id = ma.fields.UUID(metadata={"description": "Only this user's tasks"})
-    sort = _several(
-        f"`field:direction` pairs, applied in order; fields: {', '.join(TASK_SORT_FIELDS)}; direction asc "
-        "(the default) or desc. Newest first when absent; ties are broken by created_at, then id, in the first "
-        "field's direction. Tasks without a due date come last in either direction"
+    sort = SortKeys(
+        TASK_SORT_FIELDS,
+        order="Newest first when absent; ties are broken by created_at, then id, in the first field's direction. "
+        "Tasks without a due date come last in either direction",
     )
-    page = ma.fields.Integer(
-        load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE), metadata={"description": "1-based"}
-    )
-    page_size = ma.fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
 
     @ma.validates_schema
     def one_owner_filter(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -300,13 +300,6 @@ def test_search_returns_the_page_the_repository_finds(tasks: TaskUseCases, alice
     assert (page.page, page.page_size, page.total) == (1, 10, 1)
 
 
-@pytest.mark.parametrize(("page", "page_size", "field"), [(0, 20, "page"), (1, 0, "page_size"), (1, 101, "page_size")])
-def test_search_validates_page_and_page_size(tasks: TaskUseCases, page: int, page_size: int, field: str) -> None:
-    with pytest.raises(ValidationError) as error:
-        tasks.search(TaskQuery(page=page, page_size=page_size))
-    assert list(error.value.details["fields"]) == [field]
-
-
 def test_search_accepts_the_largest_page_size(tasks: TaskUseCases) -> None:
     assert tasks.search(TaskQuery(page_size=100)).page_size == 100
 

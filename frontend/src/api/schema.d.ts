@@ -188,6 +188,10 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description 1-based; a page past the last one is empty */
+                    page?: number;
+                    /** @description Items per page */
+                    page_size?: number;
                     /** @description Only events of this user */
                     user_id?: string;
                     /** @description Only events about this task */
@@ -198,10 +202,6 @@ export interface paths {
                     from?: string;
                     /** @description Created at or before (ISO 8601 with timezone) */
                     to?: string;
-                    /** @description 1-based */
-                    page?: number;
-                    /** @description Between 1 and 100 */
-                    page_size?: number;
                 };
                 header?: never;
                 path?: never;
@@ -749,7 +749,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description 1-based; a page past the last one is empty */
                     page?: number;
+                    /** @description Items per page */
                     page_size?: number;
                 };
                 header?: never;
@@ -822,6 +824,10 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description 1-based; a page past the last one is empty */
+                    page?: number;
+                    /** @description Items per page */
+                    page_size?: number;
                     /** @description Text contained in the title or description, ignoring case */
                     search?: string;
                     /** @description One or more of TODO, IN_PROGRESS, DONE, BLOCKED, comma-separated or repeated */
@@ -840,9 +846,6 @@ export interface paths {
                     owner_id?: string;
                     /** @description `field:direction` pairs, applied in order; fields: title, status, priority, due_date, created_at, updated_at; direction asc (the default) or desc. Newest first when absent; ties are broken by created_at, then id, in the first field's direction. Tasks without a due date come last in either direction, comma-separated or repeated */
                     sort?: string[];
-                    /** @description 1-based */
-                    page?: number;
-                    page_size?: number;
                 };
                 header?: never;
                 path?: never;
@@ -1668,6 +1671,7 @@ export interface components {
             items: components["schemas"]["AuditEvent"][];
             page: number;
             page_size: number;
+            /** @description Items matching the query, on all pages */
             total: number;
         };
         ChangePassword: {
@@ -1767,6 +1771,7 @@ export interface components {
             items: components["schemas"]["SentReminder"][];
             page: number;
             page_size: number;
+            /** @description Items matching the query, on all pages */
             total: number;
         };
         Task: {
@@ -1820,7 +1825,7 @@ export interface components {
             items: components["schemas"]["Task"][];
             page: number;
             page_size: number;
-            /** @description Tasks matching the filters, on all pages */
+            /** @description Items matching the query, on all pages */
             total: number;
         };
         TaskWrite: {

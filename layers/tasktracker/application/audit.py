@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from tasktracker.domain.entities import AuditEvent
 
 from .ports import AuditQuery, Page, UnitOfWorkFactory
-from .task_queries import check_page, check_range
+from .queries import check_range
 
 
 @dataclass
@@ -16,7 +16,6 @@ class AuditUseCases:
 
     def search(self, query: AuditQuery) -> Page[AuditEvent]:
         """Task, attachment and reminder events are public like tasks; LOGIN and PASSWORD_CHANGED only to their user."""
-        check_page(query.page, query.page_size)
         check_range("from", query.created_from, "to", query.created_to)
         with self.uow(read_only=True) as uow:
             return uow.audit.search(query)

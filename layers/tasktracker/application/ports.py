@@ -19,6 +19,8 @@ from tasktracker.domain.entities import (
 )
 from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus
 
+from .queries import DEFAULT_PAGE_SIZE
+
 T = TypeVar("T")
 
 
@@ -38,6 +40,8 @@ class SortKey:
 
 @dataclass(frozen=True)
 class TaskQuery:
+    """What the task list is asked for, already typed: the edge parsed it, the use case applies the rules."""
+
     search: str | None = None
     statuses: tuple[TaskStatus, ...] = ()
     priorities: tuple[TaskPriority, ...] = ()
@@ -47,7 +51,7 @@ class TaskQuery:
     owner_id: UUID | None = None
     sort: tuple[SortKey, ...] = ()
     page: int = 1
-    page_size: int = 20
+    page_size: int = DEFAULT_PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class AuditQuery:
     created_from: datetime | None = None
     created_to: datetime | None = None
     page: int = 1
-    page_size: int = 20
+    page_size: int = DEFAULT_PAGE_SIZE
 
 
 @dataclass(frozen=True)

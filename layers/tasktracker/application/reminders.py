@@ -13,7 +13,6 @@ from tasktracker.domain.enums import ReminderType
 from .audit_trail import json_safe, with_correlation_id
 from .context import new_correlation_id, set_correlation_id
 from .ports import Clock, Page, ReminderAudit, SentReminder, UnitOfWorkFactory
-from .task_queries import check_page
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +105,5 @@ class ReminderQueries:
 
     def recent(self, page: int, page_size: int) -> Page[SentReminder]:
         """Reminders sent, newest first; like tasks, every signed-in user may read them."""
-        check_page(page, page_size)
         with self.uow(read_only=True) as uow:
             return uow.reminders.list_sent(page, page_size)

@@ -14,7 +14,7 @@ from tasktracker.domain.errors import NotFoundError
 
 from . import audit_trail
 from .ports import Clock, FileStorage, Page, TaskQuery, UnitOfWork, UnitOfWorkFactory
-from .task_queries import check_page, check_range
+from .queries import check_range
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,6 @@ class TaskUseCases:
             return TaskDetail(view, uow.attachments.list_for_task(task_id))
 
     def search(self, query: TaskQuery) -> Page[TaskView]:
-        check_page(query.page, query.page_size)
         check_range("due_from", query.due_from, "due_to", query.due_to)
         with self.uow(read_only=True) as uow:
             return uow.tasks.search(query)

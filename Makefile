@@ -73,6 +73,7 @@ bench: venv
 unit: venv
 	$(PY) -m pytest tests/unit -q
 
+# The route table (layers/tasktracker/routes.toml) as an nginx config.
 router-config: venv
 	$(PY) -m infra.router.routing --output infra/router/nginx.conf
 

@@ -11,9 +11,9 @@ import time
 
 import requests
 
-from infra.router.routing import load_routes
 from local.services import free_port
 from local.up import gunicorn_command
+from tasktracker.routes import load_routes
 
 HELLO = "bench.floors.hello"
 HEAVY = ("boto3", "botocore", "celery", "kombu", "sqlalchemy", "alembic", "psycopg", "redis", "flask_limiter",

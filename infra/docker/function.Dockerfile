@@ -28,9 +28,6 @@ COPY functions/${FUNCTION}/requirements.txt functions/${FUNCTION}/requirements.t
 RUN cd "functions/${FUNCTION}" && pip install -r requirements.txt "gunicorn>=23"
 COPY functions/__init__.py functions/__init__.py
 COPY functions/${FUNCTION}/ functions/${FUNCTION}/
-# The route table: ops reads it to know its peers.
-COPY infra/__init__.py infra/__init__.py
-COPY infra/router/ infra/router/
 # Workers and threads (2 x 4, for 2 cores; WEB_CONCURRENCY and GUNICORN_THREADS override them) and the metrics
 # bookkeeping come from tasktracker.platform.gunicorn_config, as under `make up`. The workers' metric files
 # live in the container's own tmpfs (/dev/shm): one directory per function, emptied as gunicorn starts.

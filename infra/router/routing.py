@@ -1,47 +1,14 @@
-"""Reads the route table and renders it as an nginx config; `route_for` picks the function a path goes to."""
+"""Renders the route table (layers/tasktracker/routes.toml, read through tasktracker.routes) as an nginx config."""
 
 from __future__ import annotations
 
 import argparse
-import re
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
-ROUTES_FILE = Path(__file__).with_name("routes.toml")
-
-
-@dataclass(frozen=True)
-class FunctionRoute:
-    name: str
-    module: str
-    port: int
-    patterns: tuple[str, ...]
-    # How much of an unbuffered response nginx takes from the function per read (proxy_buffer_size); the
-    # default of one page makes a large download a series of 4 KiB reads and writes.
-    response_chunk: str | None = None
-
-    def matches(self, path: str) -> bool:
-        return any(re.search(pattern, path) for pattern in self.patterns)
-
-
-def load_routes(path: Path = ROUTES_FILE) -> list[FunctionRoute]:
-    with path.open("rb") as handle:
-        table = tomllib.load(handle)
-    return [
-        FunctionRoute(
-            entry["name"], entry["module"], int(entry["port"]), tuple(entry["patterns"]), entry.get("response_chunk")
-        )
-        for entry in table["function"]
-    ]
-
-
-def route_for(path: str, routes: list[FunctionRoute]) -> FunctionRoute | None:
-    return next((route for route in routes if route.matches(path)), None)
-
+from tasktracker.routes import FunctionRoute, load_routes
 
 _NGINX_TEMPLATE = """\
-# Made from infra/router/routes.toml by infra/router/routing.py; do not edit by hand.
+# Made from layers/tasktracker/routes.toml by infra/router/routing.py; do not edit by hand.
 {main_block}
 events {{ worker_connections 1024; }}
 

@@ -24,8 +24,8 @@ import pytest
 import requests
 from werkzeug.http import parse_options_header
 
-from infra.router.routing import load_routes
 from local.services import LocalServices, free_port, start_moto
+from tasktracker.routes import load_routes
 from tests.support.api import Api, SignedInUser, assert_error, sign_up
 from tests.support.stack import RunningStack, start_stack
 

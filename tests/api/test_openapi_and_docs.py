@@ -8,7 +8,7 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from infra.router.routing import load_routes
+from tasktracker.routes import load_routes
 from tests.support.api import Api
 from tests.support.programs import ON_REQUEST
 from tests.support.stack import ROOT, selected_routes

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 import redis
 
-from infra.router.routing import load_routes
 from local.services import free_port
 from local.up import gunicorn_command
 from tasktracker.config import DEVELOPMENT_JWT_SECRET
+from tasktracker.routes import load_routes
 from tests.hardening.scale import scaled
 from tests.support.api import Api, SignedInUser, assert_error, sign_up, unique_email
 from tests.support.snapshots import (

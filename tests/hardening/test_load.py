@@ -24,8 +24,8 @@ import psycopg
 import pytest
 import requests
 
-from infra.router.routing import load_routes
 from local.services import LocalServices
+from tasktracker.routes import load_routes
 from tests.hardening.scale import scaled
 from tests.support.api import Api, SignedInUser, sign_up
 from tests.support.stack import RunningStack, function_environment, start_stack

@@ -21,8 +21,8 @@ import redis
 import requests
 from werkzeug.http import parse_options_header
 
-from infra.router.routing import load_routes
 from local.services import LocalServices
+from tasktracker.routes import load_routes
 from tests.support.api import Api, SignedInUser, assert_error, sign_up
 from tests.support.snapshots import Bucket, Figures, print_figures, reset_rate_limits
 from tests.support.stack import RunningStack, start_stack

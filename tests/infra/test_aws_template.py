@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from infra.aws.bundle import stage
-from infra.router.routing import load_routes, route_for
 from tasktracker.adapters.s3.storage import BUCKET_LIFECYCLE
+from tasktracker.routes import load_routes, route_for
 from tests.infra.tooling import ROOT, function_names, require_tool
 
 TEMPLATE = ROOT / "infra" / "aws" / "template.yaml"
@@ -72,7 +72,7 @@ _SAMPLES = {"(/|$)": ("", "/x", "/x/y"), "/?$": ("",), "$": ("",)}
 
 
 def _sample_paths(pattern: str) -> list[str]:
-    """Paths a routes.toml pattern matches: each alternative taken both ways."""
+    """Paths a route table pattern matches: each alternative taken both ways."""
     variants = [pattern.removeprefix("^").replace("[^/]+", "123").replace("\\.", ".")]
     for construct, choices in _SAMPLES.items():
         variants = [
@@ -195,7 +195,9 @@ def test_each_bundle_holds_its_function_and_only_its_extras_libraries(tmp_path: 
     for name in staged:
         assert (tmp_path / name / "functions" / name / "app.py").is_file()
         assert not (tmp_path / name / "functions" / name / "requirements.txt").exists()
-    assert (tmp_path / "ops" / "infra" / "router" / "routes.toml").is_file()
+    # The route table comes with the layer, as package data; no function carries infra/.
+    assert (tmp_path / "layer" / "tasktracker" / "routes.toml").is_file()
+    assert not any((tmp_path / name / "infra").exists() for name in staged)
     auth_libraries = (tmp_path / "auth" / "requirements.txt").read_text()
     assert "argon2-cffi" in auth_libraries
     assert "boto3" not in auth_libraries

@@ -21,7 +21,7 @@ import yaml
 
 from infra.aws.bundle import function_names as function_folders
 from infra.aws.bundle import layer_extras
-from infra.router.routing import load_routes, route_for
+from tasktracker.routes import load_routes, route_for
 from tests.infra.test_aws_template import _functions as template_functions
 from tests.infra.test_compose import _services as compose_services
 from tests.infra.tooling import ROOT
@@ -252,7 +252,7 @@ PLACES = [
         _functions_importing_their_bootstrap,
         missing="functions/{name}/ never imports its builder tasktracker.bootstrap.{name}",
     ),
-    Place("routes", "the route table (infra/router/routes.toml)", _routes_by_name),
+    Place("routes", "the route table (layers/tasktracker/routes.toml)", _routes_by_name),
     Place("routes-module", "the route table's module = functions.<name>.app", _routes_with_their_module),
     Place("routes-docs", "the route table's patterns for /api/v1/<name>/docs", _routes_serving_their_docs),
     Place(

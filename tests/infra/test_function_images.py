@@ -29,6 +29,8 @@ ENTRY_MODULES = {
 }
 ENTRY_MODULES["reminders"] += ["functions.reminders.cli", "celery"]
 ENTRY_MODULES[MIGRATE] = ["tasktracker.adapters.sqlalchemy.migrate"]
+# Every function reads the route table from the layer it installs; none carries infra/ to find it.
+ROUTE_TABLE_CHECK = "from tasktracker.routes import load_routes; assert load_routes()"
 # Libraries an image must not carry: each function installs only its own extras.
 FORBIDDEN_MODULES = {"auth": ["boto3", "celery"], "audit": ["boto3", "celery", "argon2"], MIGRATE: ["flask"]}
 
@@ -76,7 +78,9 @@ def _build(image: str, workspace: Path) -> list[Outcome]:
     if installed.returncode != 0:
         return [installed]
     imports = "; ".join(f"import {module}" for module in ENTRY_MODULES[image])
-    absent = FORBIDDEN_MODULES.get(image, [])
+    absent = FORBIDDEN_MODULES.get(image, []) + ([] if image == MIGRATE else ["infra"])
+    if image != MIGRATE:
+        imports = f"{imports}; {ROUTE_TABLE_CHECK}"
     check_absent = (
         f"import importlib.util as u; missing = [m for m in {absent!r} if u.find_spec(m)]; "
         "assert not missing, f'installed but not needed: {missing}'"

@@ -16,8 +16,9 @@ import pytest
 import requests
 import yaml
 
-from infra.router.routing import load_routes, render_nginx, spa_location
+from infra.router.routing import render_nginx, spa_location
 from local.services import free_port, wait_for_port
+from tasktracker.routes import load_routes
 from tests.infra.tooling import ROOT, ROUTER_DOCKERFILE, function_names, require_tool
 
 COMPOSE_HOST_SUFFIX = ":8000"

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.router.routing import load_routes
+from tasktracker.routes import load_routes
 from tests.support.programs import SYSTEM_PROGRAMS, require_system_program
 
 ROOT = Path(__file__).resolve().parents[2]

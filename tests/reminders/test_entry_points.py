@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from infra.router.routing import load_routes
 from local.services import LocalServices
+from tasktracker.routes import load_routes
 from tests.support.api import Api, assert_error, sign_up
 from tests.support.stack import ROOT, RunningStack, function_environment, start_stack
 

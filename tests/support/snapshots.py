@@ -18,7 +18,7 @@ import redis
 import requests
 from psycopg import sql
 
-from infra.router.routing import load_routes
+from tasktracker.routes import load_routes
 from tests.support.api import Api
 from tests.support.stack import TEST_JWT_SECRET
 

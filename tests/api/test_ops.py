@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from local.services import free_port, start_embedded_postgres
-from local.up import gunicorn_command
+from local.stack import gunicorn_command
 from tasktracker.adapters.celery.heartbeat import HEARTBEAT_KEY
 from tests.support.api import Api, sign_up
 from tests.support.stack import ROOT, RunningStack, metrics_directory, selected_routes

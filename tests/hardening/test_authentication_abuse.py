@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from local.services import free_port
-from local.up import gunicorn_command
+from local.stack import gunicorn_command
 from tasktracker.config import DEVELOPMENT_JWT_SECRET
 from tasktracker.routes import load_routes
 from tests.hardening.scale import scaled

@@ -20,8 +20,8 @@ import requests
 
 from infra.router.routing import render_nginx, spa_location
 from local.services import free_port, wait_for_port
+from local.stack import request_body_limit
 from local.system_packages import nginx_path
-from local.up import request_body_limit
 from tasktracker.routes import load_routes
 from tests.support.api import Api, SignedInUser, assert_error, sign_up, unique_email
 from tests.support.snapshots import Figures, documented_operations, print_figures, reset_rate_limits

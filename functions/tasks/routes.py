@@ -83,7 +83,7 @@ def list_tasks(args: dict[str, Any]) -> Page[TaskView]:
 @blp.response(200, TaskDetailSchema, headers=TASK_ETAG)
 @blp.error(404, description="The task does not exist")
 def get_task(task_id: UUID) -> tuple[TaskDetail, dict[str, str]]:
-    """A task with a summary of its attachments; the ETag is the task's version (attachments have their own)"""
+    """A task with a summary of its attachments; the ETag is the task's version, which attachments do not change"""
     detail = use_cases().get(task_id)
     return detail, with_etag(detail.view.task)
 

@@ -965,7 +965,7 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** A task with a summary of its attachments; the ETag is the task's version (attachments have their own) */
+        /** A task with a summary of its attachments; the ETag is the task's version, which attachments do not change */
         get: {
             parameters: {
                 query?: never;

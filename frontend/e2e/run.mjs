@@ -28,6 +28,7 @@ const owner = { email: `owner-${run}@example.com`, password: "first-password-1" 
 const viewer = { email: `viewer-${run}@example.com`, password: "viewer-password-1" };
 const title = `Prepare the quarterly report ${run}`;
 const editedTitle = `${title} (edited)`;
+const descriptionFromTheFirstTab = `Figures are in; the summary waits (${run}).`;
 const uniqueTag = `q${run}`;
 const attachmentText = `Notes for ${run}\n`;
 
@@ -66,6 +67,23 @@ async function registerThroughApi(user) {
     body: JSON.stringify(user),
   });
   check(response.status === 201, `registering ${user.email} answered ${response.status}: ${await response.text()}`);
+}
+
+async function changeThroughApi(user, taskUrl, changes) {
+  const login = await fetch(`${BASE_URL}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(user),
+  });
+  check(login.status === 200, `signing in ${user.email} through the API answered ${login.status}`);
+  const { access_token: token } = await login.json();
+  const taskId = new URL(taskUrl).pathname.split("/").pop();
+  const changed = await fetch(`${BASE_URL}/api/v1/tasks/${taskId}`, {
+    method: "PATCH",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(changes),
+  });
+  check(changed.status === 200, `changing the task through the API answered ${changed.status}: ${await changed.text()}`);
 }
 
 async function main() {
@@ -215,6 +233,40 @@ async function main() {
       await page.getByText("Task updated", { exact: true }).waitFor();
     });
 
+    await step("two tabs edit one task: the second sees the newer version and reapplies its change on top", async () => {
+      const secondTab = await ownerContext.newPage();
+      secondTab.setDefaultTimeout(TIMEOUT_MS);
+      try {
+        // Both tabs open the form on the same version.
+        await page.goto(`${taskUrl}/edit`);
+        await page.getByLabel("Description").waitFor();
+        await secondTab.goto(`${taskUrl}/edit`);
+        await secondTab.getByLabel("Priority").waitFor();
+        // The first saves a new description...
+        await page.getByLabel("Description").fill(descriptionFromTheFirstTab);
+        await page.getByRole("button", { name: "Save changes" }).click();
+        await page.waitForURL(taskUrl);
+        await page.locator("p.description").filter({ hasText: descriptionFromTheFirstTab }).waitFor();
+        // ...then the second, still holding the version before it, saves another priority: refused, not overwritten.
+        await secondTab.getByLabel("Priority").selectOption("CRITICAL");
+        await secondTab.getByRole("button", { name: "Save changes" }).click();
+        const conflict = secondTab.locator("section.conflict");
+        await conflict.getByRole("heading", { name: "This task was changed while you were editing it" }).waitFor();
+        await conflict.getByRole("row", { name: /^Description/ }).getByText(descriptionFromTheFirstTab).waitFor();
+        await conflict.getByRole("row", { name: /^Priority/ }).getByText("Critical").waitFor();
+        await shot(secondTab, "07b-edit-conflict");
+        await secondTab.getByRole("button", { name: "Reapply my changes" }).click();
+        await secondTab.waitForURL(taskUrl);
+        await secondTab.getByText("Your changes were applied to the current version.").waitFor();
+        // Both changes stand: the first tab's description and the second's priority.
+        await secondTab.locator("p.description").filter({ hasText: descriptionFromTheFirstTab }).waitFor();
+        await secondTab.locator(".details-grid .badge").filter({ hasText: "Critical" }).waitFor();
+        await secondTab.getByRole("heading", { name: editedTitle }).waitFor();
+      } finally {
+        await secondTab.close();
+      }
+    });
+
     await step("a second user sees the task without edit or delete controls", async () => {
       await registerThroughApi(viewer);
       const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -283,6 +335,24 @@ async function main() {
       check((await toast.innerText()).includes(`e2e-429-${run}`), "the error toast does not show the correlation id");
       await shot(page, "11-rate-limited");
       await page.unroute(/\/api\/v1\/tasks(\?|$)/);
+    });
+
+    await step("deleting a task changed meanwhile is refused, shows it as it is now, and then deletes it", async () => {
+      await page.goto(taskUrl);
+      await page.getByRole("heading", { name: editedTitle }).waitFor();
+      const renamed = `${editedTitle} (renamed elsewhere)`;
+      await changeThroughApi(owner, taskUrl, { title: renamed });
+      page.once("dialog", (dialog) => dialog.accept());
+      await page.getByRole("button", { name: "Delete task" }).click();
+      await page.getByRole("alert").filter({ hasText: "so it was not deleted" }).waitFor();
+      await page.getByRole("heading", { name: renamed }).waitFor();
+      // The history shows the change that stopped the delete.
+      await page.locator(".event-details li").filter({ hasText: `${editedTitle} → ${renamed}` }).waitFor();
+      await shot(page, "12-delete-conflict");
+      page.once("dialog", (dialog) => dialog.accept());
+      await page.getByRole("button", { name: "Delete task" }).click();
+      await page.waitForURL(`${BASE_URL}/tasks`);
+      await page.getByText("Task deleted.").waitFor();
     });
   } catch (error) {
     await shot(page, `failed-${current.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});

@@ -6,13 +6,17 @@ user (owner=me) or tags and search words made unique with a uuid fragment.
 
 from __future__ import annotations
 
+import re
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 import boto3
 import psycopg
 import pytest
+import requests
 
 from tests.support.api import Api, SignedInUser, assert_error, sign_up
 
@@ -339,6 +343,200 @@ def test_others_may_read_a_task_but_only_its_owner_may_change_it(api: Api, db: p
     assert_error(api.delete(path, token=bob.access_token), 403, "NOT_TASK_OWNER")
     assert task_row(db, task["id"]) == before
     assert [kind for kind, _, _ in audit_events(db, task["id"])] == ["TASK_CREATED"]
+
+
+# optimistic concurrency: ETag on single-task answers, If-Match on writes
+
+STRONG_ETAG = re.compile(r'"[\x21\x23-\x7e]+"')
+
+
+def etag_of(response: requests.Response) -> str:
+    etag = response.headers.get("ETag")
+    assert etag is not None, f"no ETag on {response.request.method} {response.url}: {dict(response.headers)}"
+    assert STRONG_ETAG.fullmatch(etag), f"not a strong entity tag: {etag!r}"
+    return etag
+
+
+def if_match(etag: str) -> dict[str, str]:
+    return {"If-Match": etag}
+
+
+def test_get_put_and_patch_answer_an_etag_that_changes_with_every_change(api: Api) -> None:
+    ada = sign_up(api, "ada")
+    task = create_task(api, ada)
+    path = f"{TASKS}/{task['id']}"
+    loaded = etag_of(api.get(path, token=ada.access_token))
+    assert etag_of(api.get(path, token=sign_up(api, "bob").access_token)) == loaded, "the same for every reader"
+
+    patched = api.patch(path, token=ada.access_token, json={"status": "DONE"})
+    assert patched.status_code == 200, patched.text
+    after_patch = etag_of(patched)
+    assert after_patch != loaded
+    assert etag_of(api.get(path, token=ada.access_token)) == after_patch
+
+    replaced = api.put(path, token=ada.access_token, json={"title": "Replaced"})
+    assert replaced.status_code == 200, replaced.text
+    after_put = etag_of(replaced)
+    assert after_put not in (loaded, after_patch)
+    assert etag_of(api.get(path, token=ada.access_token)) == after_put
+
+    # A write that changes nothing leaves the task, and so its ETag, as it was.
+    same = api.patch(path, token=ada.access_token, json={"title": "Replaced"})
+    assert etag_of(same) == after_put
+    # Only single-task answers carry one: a list has no single version.
+    assert "ETag" not in api.get(TASKS, token=ada.access_token, params={"owner": "me"}).headers
+
+
+def test_a_stale_if_match_is_refused_with_412_and_changes_nothing(api: Api, db: psycopg.Connection) -> None:
+    ada = sign_up(api, "ada")
+    task = create_task(api, ada, title="Draft", tags=["a"])
+    path = f"{TASKS}/{task['id']}"
+    stale = etag_of(api.get(path, token=ada.access_token))
+    assert api.patch(path, token=ada.access_token, json={"title": "Changed in another tab"}).status_code == 200
+    before = task_row(db, task["id"])
+    events = audit_events(db, task["id"])
+
+    for refused in (
+        api.patch(path, token=ada.access_token, headers=if_match(stale), json={"title": "Overwrite"}),
+        api.put(path, token=ada.access_token, headers=if_match(stale), json={"title": "Overwrite", "tags": []}),
+    ):
+        error = assert_error(refused, 412, "PRECONDITION_FAILED")
+        assert "changed" in error["message"]
+    assert task_row(db, task["id"]) == before
+    assert audit_events(db, task["id"]) == events
+    assert api.get(path, token=ada.access_token).json()["task"]["title"] == "Changed in another tab"
+
+
+def test_a_matching_if_match_is_applied(api: Api) -> None:
+    ada = sign_up(api, "ada")
+    task = create_task(api, ada)
+    path = f"{TASKS}/{task['id']}"
+
+    current = etag_of(api.get(path, token=ada.access_token))
+    patched = api.patch(path, token=ada.access_token, headers=if_match(current), json={"priority": "HIGH"})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["priority"] == "HIGH"
+
+    replaced = api.put(path, token=ada.access_token, headers=if_match(etag_of(patched)), json={"title": "Put"})
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["title"] == "Put"
+
+    # A list of tags matches when any of them is current; "*" matches any version of an existing task.
+    listed = f'"stale-one", {etag_of(replaced)} , "another"'
+    assert api.patch(path, token=ada.access_token, headers=if_match(listed), json={"status": "DONE"}).status_code == 200
+    starred = api.patch(path, token=ada.access_token, headers=if_match("*"), json={"status": "BLOCKED"})
+    assert starred.status_code == 200, starred.text
+
+
+def test_a_weak_tag_never_matches_because_if_match_compares_strongly(api: Api) -> None:
+    ada = sign_up(api, "ada")
+    task = create_task(api, ada)
+    path = f"{TASKS}/{task['id']}"
+    current = etag_of(api.get(path, token=ada.access_token))
+    weak = api.patch(path, token=ada.access_token, headers=if_match(f"W/{current}"), json={"status": "DONE"})
+    assert_error(weak, 412, "PRECONDITION_FAILED")
+    assert api.get(path, token=ada.access_token).json()["task"]["status"] == "TODO"
+
+
+def test_without_if_match_writes_are_applied_as_before(api: Api) -> None:
+    ada = sign_up(api, "ada")
+    task = create_task(api, ada)
+    path = f"{TASKS}/{task['id']}"
+    loaded = etag_of(api.get(path, token=ada.access_token))
+    assert api.patch(path, token=ada.access_token, json={"title": "First"}).status_code == 200
+
+    # No precondition, no 428: clients that never send If-Match keep working, last write wins.
+    second = api.patch(path, token=ada.access_token, json={"title": "Second"})
+    assert second.status_code == 200, second.text
+    assert second.json()["title"] == "Second"
+    assert etag_of(second) != loaded
+    put = api.put(path, token=ada.access_token, json={"title": "Third"})
+    assert put.status_code == 200, put.text
+    assert api.delete(path, token=ada.access_token).status_code == 204
+
+
+def test_concurrent_patches_with_the_same_if_match_apply_exactly_one(api: Api, db: psycopg.Connection) -> None:
+    ada = sign_up(api, "ada")
+    clients = 6
+    for round_number in range(3):
+        task = create_task(api, ada)
+        path = f"{TASKS}/{task['id']}"
+        loaded = etag_of(api.get(path, token=ada.access_token))
+        start = threading.Barrier(clients)
+
+        def patch(number: int, path: str = path, loaded: str = loaded, start: threading.Barrier = start) -> Any:
+            own = Api(api.base_url)  # a connection of its own: the requests really overlap
+            start.wait()
+            return own.patch(path, token=ada.access_token, headers=if_match(loaded), json={"title": f"tab {number}"})
+
+        with ThreadPoolExecutor(clients) as pool:
+            answers = list(pool.map(patch, range(clients)))
+
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200] + [412] * (clients - 1), (round_number, [answer.text for answer in answers])
+        [winner] = [answer for answer in answers if answer.status_code == 200]
+        for loser in answers:
+            if loser is not winner:
+                assert_error(loser, 412, "PRECONDITION_FAILED")
+        current = api.get(path, token=ada.access_token)
+        assert current.json()["task"]["title"] == winner.json()["title"]
+        assert etag_of(current) == etag_of(winner)
+        assert [kind for kind, _, _ in audit_events(db, task["id"])] == ["TASK_CREATED", "TASK_UPDATED"]
+
+
+def test_delete_with_a_stale_if_match_is_refused_and_the_task_stays(api: Api, db: psycopg.Connection) -> None:
+    ada = sign_up(api, "ada")
+    task = create_task(api, ada)
+    path = f"{TASKS}/{task['id']}"
+    stale = etag_of(api.get(path, token=ada.access_token))
+    changed = api.patch(path, token=ada.access_token, json={"description": "changed meanwhile"})
+    before = task_row(db, task["id"])
+
+    assert_error(api.delete(path, token=ada.access_token, headers=if_match(stale)), 412, "PRECONDITION_FAILED")
+    assert task_row(db, task["id"]) == before
+    assert [kind for kind, _, _ in audit_events(db, task["id"])] == ["TASK_CREATED", "TASK_UPDATED"]
+    assert api.get(path, token=ada.access_token).status_code == 200
+
+    deleted = api.delete(path, token=ada.access_token, headers=if_match(etag_of(changed)))
+    assert deleted.status_code == 204, deleted.text
+    assert task_row(db, task["id"]) is None
+
+
+def test_if_match_is_checked_after_the_task_is_found_and_owned(api: Api, db: psycopg.Connection) -> None:
+    ada, bob = sign_up(api, "ada"), sign_up(api, "bob")
+    task = create_task(api, ada)
+    path = f"{TASKS}/{task['id']}"
+    stale = '"not-the-current-one"'
+    assert_error(api.patch(path, token=bob.access_token, headers=if_match(stale), json={"title": "x"}), 403)
+    assert_error(api.delete(path, token=bob.access_token, headers=if_match("*")), 403, "NOT_TASK_OWNER")
+    unknown = f"{TASKS}/{uuid.uuid4()}"
+    assert_error(api.patch(unknown, token=ada.access_token, headers=if_match("*"), json={"title": "x"}), 404)
+    assert_error(api.delete(unknown, token=ada.access_token, headers=if_match(stale)), 404, "TASK_NOT_FOUND")
+    assert [kind for kind, _, _ in audit_events(db, task["id"])] == ["TASK_CREATED"]
+
+
+@pytest.mark.parametrize("header", ["unquoted", '"open', '"a" "b"', "W/", '"a",,*', '*, "a"', ""])
+def test_an_if_match_that_is_no_list_of_entity_tags_is_refused_naming_it(api: Api, header: str) -> None:
+    ada = sign_up(api, "ada")
+    task = create_task(api, ada)
+    path = f"{TASKS}/{task['id']}"
+    refused = api.patch(path, token=ada.access_token, headers={"If-Match": header}, json={"title": "x"})
+    assert "If-Match" in field_errors(refused)
+    assert "If-Match" in field_errors(api.delete(path, token=ada.access_token, headers={"If-Match": header}))
+    assert api.get(path, token=ada.access_token).json()["task"]["title"] == task["title"]
+
+
+def test_the_openapi_document_describes_etag_and_if_match(api: Api) -> None:
+    document = api.get("/api/v1/tasks/openapi.json").json()
+    operations = document["paths"]["/api/v1/tasks/{task_id}"]
+    for method in ("get", "put", "patch"):
+        assert operations[method]["responses"]["200"]["headers"]["ETag"]["required"] is True, method
+    for method in ("put", "patch", "delete"):
+        parameters = {parameter["name"]: parameter for parameter in operations[method]["parameters"]}
+        assert parameters["If-Match"]["in"] == "header", method
+        assert parameters["If-Match"].get("required", False) is False, method
+        assert "412" in operations[method]["responses"], method
+        assert "428" not in operations[method]["responses"], method
 
 
 # list: search, filters, sort, pages

@@ -225,6 +225,12 @@ def test_a_configured_origin_and_only_it_may_call_the_api(
     assert created.status_code == 201
     assert created.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "X-Correlation-ID" in created.headers["Access-Control-Expose-Headers"]
+    # Its client can keep a task's version and send it back: ETag is readable, If-Match may be sent.
+    loaded = api.get(
+        f"/api/v1/tasks/{created.json()['id']}", token=user.access_token, headers={"Origin": ALLOWED_ORIGIN}
+    )
+    assert loaded.headers["ETag"] and "ETag" in loaded.headers["Access-Control-Expose-Headers"]
+    assert "if-match" in preflight.headers["Access-Control-Allow-Headers"].lower()
     # Errors are readable by the allowed origin too, so its client can show them.
     refused = api.get("/api/v1/auth/me", headers={"Origin": ALLOWED_ORIGIN})
     assert refused.status_code == 401 and refused.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
@@ -236,4 +242,4 @@ def test_a_configured_origin_and_only_it_may_call_the_api(
         ):
             assert "Access-Control-Allow-Origin" not in response.headers, (origin, response.headers)
             assert "Access-Control-Allow-Methods" not in response.headers
-    figures.add("cross-origin checks", 11)
+    figures.add("cross-origin checks", 13)

@@ -74,6 +74,30 @@ def test_saving_a_task_replaces_its_fields_and_tags(uow: UnitOfWorkFactory) -> N
     assert saved is not None and (saved.title, saved.tags, saved.status) == ("Final", ["b", "c"], TaskStatus.DONE)
 
 
+def test_a_saved_task_keeps_its_version_and_a_save_never_overwrites_a_newer_one(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    task = make_task(uow, ada, "Draft")
+    with uow() as tx:
+        assert tx.tasks.get(task.id).version == 1  # type: ignore[union-attr]
+        read_earlier = tx.tasks.get(task.id)  # without the lock, as no use case does
+    with uow() as tx:
+        loaded = tx.tasks.get_for_update(task.id)
+        assert loaded is not None
+        loaded.apply_changes({"title": "First"}, NOW)
+        tx.tasks.save(loaded)
+        tx.commit()
+    assert read_earlier is not None
+    read_earlier.apply_changes({"title": "Second"}, NOW)
+    with uow() as tx, pytest.raises(ConflictError) as refused:
+        tx.tasks.save(read_earlier)
+    assert refused.value.code == "TASK_CHANGED"
+    with uow() as tx:
+        stored = tx.tasks.get(task.id)
+        view = tx.tasks.get_view(task.id)
+    assert stored is not None and (stored.title, stored.version) == ("First", 2)
+    assert view is not None and view.task.version == 2
+
+
 def test_search_filters_sorts_and_pages(uow: UnitOfWorkFactory) -> None:
     ada, bob = make_user(uow, "ada@example.com"), make_user(uow, "bob@example.com")
     make_task(uow, ada, "Write the Report", priority=TaskPriority.LOW, due_date=NOW + timedelta(days=3), tags=["docs"])

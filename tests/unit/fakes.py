@@ -185,8 +185,11 @@ class FakeTaskRepository:
 
     def save(self, task: Task) -> None:
         tasks = self._state().tasks
-        if task.id in tasks:
-            tasks[task.id] = _copy(task)
+        stored = tasks.get(task.id)
+        # As the SQL adapter: written only over the version the task was changed from.
+        if stored is None or stored.version != task.version - 1:
+            raise ConflictError("The task was changed by another request; load it again", code="TASK_CHANGED")
+        tasks[task.id] = _copy(task)
 
     def delete(self, task: Task) -> None:
         state = self._state()

@@ -76,6 +76,18 @@ def test_apply_changes_leaves_updated_at_alone_when_nothing_changed() -> None:
     assert task.updated_at == NOW
 
 
+def test_a_new_task_is_version_1_and_every_real_change_counts_one_more() -> None:
+    task = a_task()
+    assert task.version == 1
+    task.apply_changes({"title": "Another title"}, LATER)
+    assert task.version == 2
+    # Even within one instant: versions tell apart what timestamps cannot.
+    task.apply_changes({"status": "DONE"}, LATER)
+    assert (task.version, task.updated_at) == (3, LATER)
+    assert task.apply_changes({"status": "DONE"}, LATER) == {}
+    assert task.version == 3
+
+
 def test_the_same_instant_in_another_timezone_is_not_a_change() -> None:
     task = a_task()
     same_instant = DUE.astimezone(timezone(timedelta(hours=-5)))

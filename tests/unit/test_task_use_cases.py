@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tasktracker.application.ports import TaskQuery
+from tasktracker.application.preconditions import ANY_VERSION, IfMatch, version_tag
 from tasktracker.application.tasks import TaskUseCases
 from tasktracker.domain.entities import ReminderLog, Task, User, new_id
 from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus
 from tasktracker.domain.errors import (
     AuthorizationError,
+    ConflictError,
     NotFoundError,
+    PreconditionFailedError,
     ServiceUnavailableError,
     ValidationError,
 )
@@ -85,16 +88,16 @@ def test_get_of_a_missing_task_is_not_found(tasks: TaskUseCases) -> None:
 # ownership
 
 
-def update_title(tasks: TaskUseCases, user: User, task: Task) -> None:
-    tasks.update(user.id, task.id, {"title": "Taken over"})
+def update_title(tasks: TaskUseCases, user: User, task: Task, if_match: IfMatch | None = None) -> None:
+    tasks.update(user.id, task.id, {"title": "Taken over"}, if_match)
 
 
-def replace_task(tasks: TaskUseCases, user: User, task: Task) -> None:
-    tasks.replace(user.id, task.id, {"title": "Taken over"})
+def replace_task(tasks: TaskUseCases, user: User, task: Task, if_match: IfMatch | None = None) -> None:
+    tasks.replace(user.id, task.id, {"title": "Taken over"}, if_match)
 
 
-def delete_task(tasks: TaskUseCases, user: User, task: Task) -> None:
-    tasks.delete(user.id, task.id)
+def delete_task(tasks: TaskUseCases, user: User, task: Task, if_match: IfMatch | None = None) -> None:
+    tasks.delete(user.id, task.id, if_match)
 
 
 @pytest.mark.parametrize("change", [update_title, replace_task, delete_task], ids=["update", "replace", "delete"])
@@ -287,6 +290,104 @@ def test_a_storage_failure_during_delete_leaves_the_task_and_its_attachments_in_
     assert uow.committed_state == before
     assert attachment.storage_path in storage.objects
     assert not uow.committed
+
+
+# optimistic concurrency: If-Match
+
+
+def based_on(*tasks: Task) -> IfMatch:
+    return IfMatch(tags=frozenset(version_tag(task) for task in tasks))
+
+
+def test_a_change_based_on_the_current_version_is_applied_and_counts_the_version_up(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice)
+    view = tasks.update(alice.id, task.id, {"title": "Patched"}, based_on(task))
+    assert (view.task.title, view.task.version) == ("Patched", 2)
+    view = tasks.replace(alice.id, task.id, {"title": "Put"}, based_on(view.task))
+    assert (stored(uow, task).title, stored(uow, task).version) == ("Put", 3)
+    assert version_tag(view.task) != version_tag(task)
+
+
+@pytest.mark.parametrize("change", [update_title, replace_task, delete_task], ids=["update", "replace", "delete"])
+def test_a_change_based_on_an_older_version_is_refused_and_writes_nothing(
+    change: Callable[..., None],
+    tasks: TaskUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    add_task: AddTask,
+    add_attachment: AddAttachment,
+) -> None:
+    loaded = add_task(alice, due_date=DUE)
+    add_attachment(loaded)
+    log_reminder(uow, loaded)
+    tasks.update(alice.id, loaded.id, {"description": "changed in another tab"})
+    before, objects, commits = copy.deepcopy(uow.committed_state), dict(storage.objects), uow.commits
+    with pytest.raises(PreconditionFailedError) as error:
+        change(tasks, alice, loaded, based_on(loaded))
+    assert error.value.code == "PRECONDITION_FAILED"
+    assert uow.committed_state == before
+    assert storage.objects == objects
+    assert uow.commits == commits
+
+
+def test_any_of_several_tags_and_the_star_match_the_current_version(
+    tasks: TaskUseCases, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice)
+    several = IfMatch(tags=frozenset({"an-old-one", version_tag(task), "another"}))
+    changed = tasks.update(alice.id, task.id, {"status": "DONE"}, several)
+    assert tasks.update(alice.id, task.id, {"status": "BLOCKED"}, ANY_VERSION).task.version == changed.task.version + 1
+    tasks.delete(alice.id, task.id, ANY_VERSION)
+
+
+def test_an_if_match_that_names_no_strong_tag_is_never_met(tasks: TaskUseCases, alice: User, add_task: AddTask) -> None:
+    task = add_task(alice)
+    with pytest.raises(PreconditionFailedError):
+        tasks.update(alice.id, task.id, {"status": "DONE"}, IfMatch())
+
+
+def test_without_a_precondition_the_last_change_wins(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice)
+    tasks.update(alice.id, task.id, {"title": "First"})
+    tasks.update(alice.id, task.id, {"title": "Second"}, None)
+    assert (stored(uow, task).title, stored(uow, task).version) == ("Second", 3)
+
+
+def test_a_change_that_changes_nothing_keeps_the_version(
+    tasks: TaskUseCases, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    task = add_task(alice, title="Same")
+    view = tasks.update(alice.id, task.id, {"title": "Same"}, based_on(task))
+    assert view.task.version == stored(uow, task).version == 1
+
+
+def test_not_found_and_not_owner_come_before_the_precondition(
+    tasks: TaskUseCases, alice: User, bob: User, add_task: AddTask
+) -> None:
+    task = add_task(alice)
+    stale = IfMatch(tags=frozenset({"stale"}))
+    with pytest.raises(AuthorizationError):
+        tasks.update(bob.id, task.id, {"title": "x"}, stale)
+    with pytest.raises(NotFoundError):
+        tasks.delete(alice.id, new_id(), stale)
+
+
+def test_a_save_over_a_version_that_moved_on_is_refused(uow: FakeUnitOfWork, alice: User, add_task: AddTask) -> None:
+    """The repository's second line: a save that did not hold the row lock cannot overwrite a newer version."""
+    task = add_task(alice)
+    with uow:
+        first, second = uow.tasks.get_for_update(task.id), uow.tasks.get_for_update(task.id)
+        assert first is not None and second is not None
+        first.apply_changes({"title": "First"}, NOW)
+        uow.tasks.save(first)
+        second.apply_changes({"title": "Second"}, NOW)
+        with pytest.raises(ConflictError):
+            uow.tasks.save(second)
 
 
 # search

@@ -965,7 +965,7 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** A task with a summary of its attachments */
+        /** A task with a summary of its attachments; the ETag is the task's version, which attachments do not change */
         get: {
             parameters: {
                 query?: never;
@@ -980,6 +980,8 @@ export interface paths {
                 /** @description OK */
                 200: {
                     headers: {
+                        /** @description A strong entity tag of the task's current version: the same for every reader, changed by every change; send it back in If-Match to change or delete only that version */
+                        ETag: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1029,7 +1031,10 @@ export interface paths {
         put: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Carry out the request only if the current ETag is one of these (strong comparison: a weak tag never matches), or if the resource exists at all (`*`); otherwise 412, and nothing is changed or deleted. Optional: without it the request applies to whatever version is current. */
+                    "If-Match"?: string;
+                };
                 path: {
                     task_id: string;
                 };
@@ -1044,6 +1049,8 @@ export interface paths {
                 /** @description OK */
                 200: {
                     headers: {
+                        /** @description A strong entity tag of the task's current version: the same for every reader, changed by every change; send it back in If-Match to change or delete only that version */
+                        ETag: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1078,6 +1085,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description If-Match names no current version of the task: it changed since it was loaded, and nothing was done */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -1101,7 +1117,10 @@ export interface paths {
         delete: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Carry out the request only if the current ETag is one of these (strong comparison: a weak tag never matches), or if the resource exists at all (`*`); otherwise 412, and nothing is changed or deleted. Optional: without it the request applies to whatever version is current. */
+                    "If-Match"?: string;
+                };
                 path: {
                     task_id: string;
                 };
@@ -1116,6 +1135,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["BAD_REQUEST"];
                 /** @description Missing, invalid or expired access token, or a deactivated account */
                 401: {
                     headers: {
@@ -1136,6 +1156,15 @@ export interface paths {
                 };
                 /** @description The task does not exist */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description If-Match names no current version of the task: it changed since it was loaded, and nothing was done */
+                412: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1167,7 +1196,10 @@ export interface paths {
         patch: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Carry out the request only if the current ETag is one of these (strong comparison: a weak tag never matches), or if the resource exists at all (`*`); otherwise 412, and nothing is changed or deleted. Optional: without it the request applies to whatever version is current. */
+                    "If-Match"?: string;
+                };
                 path: {
                     task_id: string;
                 };
@@ -1182,6 +1214,8 @@ export interface paths {
                 /** @description OK */
                 200: {
                     headers: {
+                        /** @description A strong entity tag of the task's current version: the same for every reader, changed by every change; send it back in If-Match to change or delete only that version */
+                        ETag: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1209,6 +1243,15 @@ export interface paths {
                 };
                 /** @description The task does not exist */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description If-Match names no current version of the task: it changed since it was loaded, and nothing was done */
+                412: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -14,6 +14,7 @@ from tasktracker.domain.errors import NotFoundError
 
 from . import audit_trail
 from .ports import Clock, FileStorage, Page, TaskQuery, UnitOfWork, UnitOfWorkFactory
+from .preconditions import IfMatch, ensure_current
 from .queries import check_range
 
 
@@ -83,17 +84,22 @@ class TaskUseCases:
         with self.uow(read_only=True) as uow:
             return uow.tasks.search(query)
 
-    def replace(self, user_id: UUID, task_id: UUID, values: dict[str, Any]) -> TaskView:
+    def replace(
+        self, user_id: UUID, task_id: UUID, values: dict[str, Any], if_match: IfMatch | None = None
+    ) -> TaskView:
         """PUT: every writable field is set; omitted optional fields go back to their defaults."""
-        return self._change(user_id, task_id, values, replace_all=True)
+        return self._change(user_id, task_id, values, replace_all=True, if_match=if_match)
 
-    def update(self, user_id: UUID, task_id: UUID, changes: dict[str, Any]) -> TaskView:
+    def update(
+        self, user_id: UUID, task_id: UUID, changes: dict[str, Any], if_match: IfMatch | None = None
+    ) -> TaskView:
         """PATCH: only the given fields change."""
-        return self._change(user_id, task_id, changes, replace_all=False)
+        return self._change(user_id, task_id, changes, replace_all=False, if_match=if_match)
 
-    def delete(self, user_id: UUID, task_id: UUID) -> None:
+    def delete(self, user_id: UUID, task_id: UUID, if_match: IfMatch | None = None) -> None:
+        """`if_match`: the versions the deletion was based on; another one is refused and nothing is deleted."""
         with self.uow() as uow:
-            task = self._owned_task_for_update(uow, user_id, task_id)
+            task = self._owned_task_for_update(uow, user_id, task_id, if_match)
             attachments = uow.attachments.list_for_task(task_id)
             uow.tasks.delete(task)
             audit_trail.record(
@@ -110,12 +116,14 @@ class TaskUseCases:
                 self.storage().delete_many([attachment.storage_path for attachment in attachments])
             uow.commit()
 
-    def _change(self, user_id: UUID, task_id: UUID, values: dict[str, Any], *, replace_all: bool) -> TaskView:
+    def _change(
+        self, user_id: UUID, task_id: UUID, values: dict[str, Any], *, replace_all: bool, if_match: IfMatch | None
+    ) -> TaskView:
         unknown = set(values) - set(TASK_WRITABLE_FIELDS)
         if unknown:
             raise ValueError(f"not writable: {sorted(unknown)}")
         with self.uow() as uow:
-            task = self._owned_task_for_update(uow, user_id, task_id)
+            task = self._owned_task_for_update(uow, user_id, task_id, if_match)
             changes = task.full_replacement(values) if replace_all else values
             previous_due_date = task.due_date
             diff = task.apply_changes(changes, self.clock.now())
@@ -138,9 +146,16 @@ class TaskUseCases:
         return view
 
     @staticmethod
-    def _owned_task_for_update(uow: UnitOfWork, user_id: UUID, task_id: UUID) -> Task:
+    def _owned_task_for_update(uow: UnitOfWork, user_id: UUID, task_id: UUID, if_match: IfMatch | None) -> Task:
+        """The task, locked until the unit of work ends, so that what is checked here still holds at the write.
+
+        A missing task or another owner is answered before the precondition (RFC 9110, section 13.2.1: a
+        request that would fail without its preconditions fails for that reason, not with 412). Two changes
+        based on the same version queue on the lock: the second reads the first's version and is refused.
+        """
         task = uow.tasks.get_for_update(task_id)
         if task is None:
             raise task_not_found()
         task.ensure_owned_by(user_id)
+        ensure_current(task, if_match)
         return task

@@ -54,6 +54,9 @@ class Task:
     tags: list[str]
     created_at: datetime
     updated_at: datetime
+    # Counts the task's states: 1 when created, one more with every change that changes something. Two
+    # changes can share an updated_at (its precision is finite, clocks step back); they never share a version.
+    version: int = 1
 
     @classmethod
     def create(
@@ -115,6 +118,7 @@ class Task:
                 setattr(self, name, value)
         if diff:
             self.updated_at = now
+            self.version += 1
         return diff
 
     def full_replacement(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,13 @@ class ConflictError(DomainError):
     default_message = "The request conflicts with the current state"
 
 
+class PreconditionFailedError(DomainError):
+    """A change was based on a version of something that is no longer the current one."""
+
+    code = "PRECONDITION_FAILED"
+    default_message = "This was changed since it was loaded"
+
+
 class RateLimitExceededError(DomainError):
     code = "RATE_LIMIT_EXCEEDED"
     default_message = "You're making too many requests. Please wait a bit and try again."

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from flask import Flask, Response, request
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
-ALLOWED_HEADERS = "Authorization, Content-Type, X-Correlation-ID"
+ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-Correlation-ID"
 # What a script on the allowed origin may read besides the simple headers.
-EXPOSED_HEADERS = "X-Correlation-ID, X-RateLimit-Limit, X-RateLimit-Remaining, Retry-After, Content-Disposition"
+EXPOSED_HEADERS = "X-Correlation-ID, X-RateLimit-Limit, X-RateLimit-Remaining, Retry-After, Content-Disposition, ETag"
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 

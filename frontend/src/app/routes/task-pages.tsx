@@ -9,8 +9,8 @@ import { useMe } from "@/features/auth/api/get-me";
 import { useCreateTask } from "@/features/tasks/api/create-task";
 import { useTask } from "@/features/tasks/api/get-task";
 import { taskKeys } from "@/features/tasks/api/task-types";
-import { useUpdateTask } from "@/features/tasks/api/update-task";
 import { TaskDetails } from "@/features/tasks/components/task-details";
+import { TaskEditor } from "@/features/tasks/components/task-editor";
 import { TaskForm } from "@/features/tasks/components/task-form";
 import { TaskList } from "@/features/tasks/components/task-list";
 import { ApiError } from "@/lib/api-error";
@@ -80,14 +80,15 @@ export function TaskDetailPage() {
     );
 
   const isOwner = me.data?.id === task.data.task.owner_id;
+  const refreshHistory = () => void queryClient.invalidateQueries({ queryKey: ["audit-events"] });
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: taskKeys.detail(taskId) });
-    void queryClient.invalidateQueries({ queryKey: ["audit-events"] });
+    refreshHistory();
   };
 
   return (
     <div className="detail-layout">
-      <TaskDetails task={task.data.task} isOwner={isOwner} />
+      <TaskDetails task={task.data.task} etag={task.data.etag} isOwner={isOwner} onChangedMeanwhile={refreshHistory} />
       <AttachmentsPanel taskId={taskId} attachments={task.data.attachments} canManage={isOwner} onChanged={refresh} />
       <TaskHistory taskId={taskId} userLabel={userLabel} />
     </div>
@@ -99,33 +100,18 @@ export function EditTaskPage() {
   const navigate = useNavigate();
   const task = useTask(taskId);
   const me = useMe(true);
-  const updateTask = useUpdateTask(taskId);
 
   if (task.isPending || me.isPending) return <Spinner label="Loading task…" />;
   if (task.isError) return <EmptyState title="The task could not be loaded." />;
   if (me.data?.id !== task.data.task.owner_id) return <Navigate to={`/tasks/${taskId}`} replace />;
 
+  const toTask = () => navigate(`/tasks/${taskId}`);
   return (
     <div>
       <div className="page-header">
         <h1>Edit task</h1>
       </div>
-      <TaskForm
-        initial={task.data.task}
-        submitLabel="Save changes"
-        pending={updateTask.isPending}
-        serverErrors={fieldErrors(updateTask.error)}
-        onCancel={() => navigate(`/tasks/${taskId}`)}
-        onSubmit={(body) =>
-          updateTask.mutate(body, {
-            onSuccess: () => {
-              toast.success("Task updated.");
-              navigate(`/tasks/${taskId}`);
-            },
-            onError: (error) => toast.error(error),
-          })
-        }
-      />
+      <TaskEditor key={taskId} loaded={task.data} onSaved={toTask} onDiscarded={toTask} onCancel={toTask} />
     </div>
   );
 }

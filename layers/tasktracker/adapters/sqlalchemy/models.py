@@ -96,6 +96,8 @@ class TaskRow(Base):
     due_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _timestamp()
     updated_at: Mapped[datetime] = _timestamp()
+    # The task's version (its ETag): 1 when created, one more with every change (migration 0003).
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
     # Stored ranks, so that "sort by status" or "by priority" follows the domain's order and reads an index.
     status_rank: Mapped[int] = mapped_column(
         SmallInteger, Computed(rank_expression("status", STATUS_RANKS), persisted=True)

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tasktracker.application.ports import Page, SortKey, TaskQuery
 from tasktracker.domain.entities import Task, TaskView
 from tasktracker.domain.enums import TaskPriority, TaskStatus
+from tasktracker.domain.errors import ConflictError
 
 from .base import SqlRepository, page_of
 from .models import TagRow, TaskCountRow, TaskRow, TaskTagRow, UserRow, search_text_expression
@@ -57,6 +58,7 @@ def _task(row: Any, tags: list[str]) -> Task:
         tags=tags,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        version=row.version,
     )
 
 
@@ -78,6 +80,7 @@ class SqlTaskRepository(SqlRepository):
                 due_date=task.due_date,
                 created_at=task.created_at,
                 updated_at=task.updated_at,
+                version=task.version,
             )
         )
         self._set_tags(task.id, task.tags)
@@ -98,9 +101,11 @@ class SqlTaskRepository(SqlRepository):
         return page[0] if page else None
 
     def save(self, task: Task) -> None:
-        self.session.execute(
+        # Written only over the version it was changed from: under the row lock the use cases hold this always
+        # matches; should a save ever run without it, a change that came between is not overwritten.
+        saved = self.session.execute(
             update(TaskRow)
-            .where(TaskRow.id == task.id)
+            .where(TaskRow.id == task.id, TaskRow.version == task.version - 1)
             .values(
                 title=task.title,
                 description=task.description,
@@ -108,8 +113,11 @@ class SqlTaskRepository(SqlRepository):
                 priority=task.priority.value,
                 due_date=task.due_date,
                 updated_at=task.updated_at,
+                version=task.version,
             )
         )
+        if saved.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConflictError("The task was changed by another request; load it again", code="TASK_CHANGED")
         self._set_tags(task.id, task.tags)
 
     def delete(self, task: Task) -> None:

@@ -1,22 +1,46 @@
+import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { useDeleteTask } from "@/features/tasks/api/delete-task";
+import { useFetchCurrentTask } from "@/features/tasks/api/get-task";
 import type { Task } from "@/features/tasks/api/task-types";
+import { isStaleVersion } from "@/features/tasks/utils/task-changes";
 import { formatDateTime, humanize } from "@/lib/format";
 import { toast } from "@/lib/toast-store";
 
-export function TaskDetails({ task, isOwner }: { task: Task; isOwner: boolean }) {
+type TaskDetailsProps = {
+  task: Task;
+  /** The version shown, which is the only one Delete deletes. */
+  etag: string | null;
+  isOwner: boolean;
+  /** Called when a delete found the task changed since it was shown: whatever else the page shows may be out of date. */
+  onChangedMeanwhile?: () => void;
+};
+
+export function TaskDetails({ task, etag, isOwner, onChangedMeanwhile }: TaskDetailsProps) {
   const navigate = useNavigate();
   const deleteTask = useDeleteTask();
+  const fetchCurrentTask = useFetchCurrentTask();
+  const [changedMeanwhile, setChangedMeanwhile] = useState(false);
 
   function remove() {
     if (!window.confirm(`Delete “${task.title}”? This cannot be undone.`)) return;
-    deleteTask.mutate(task.id, {
-      onSuccess: () => {
-        toast.success("Task deleted.");
-        navigate("/tasks");
+    setChangedMeanwhile(false);
+    deleteTask.mutate(
+      { taskId: task.id, etag },
+      {
+        onSuccess: () => {
+          toast.success("Task deleted.");
+          navigate("/tasks");
+        },
+        onError: (error) => {
+          if (!isStaleVersion(error)) return toast.error(error);
+          // Someone changed it since it was shown: show what it is now, and let the user decide again.
+          setChangedMeanwhile(true);
+          void fetchCurrentTask(task.id).catch(() => {});
+          onChangedMeanwhile?.();
+        },
       },
-      onError: (error) => toast.error(error),
-    });
+    );
   }
 
   return (
@@ -34,6 +58,12 @@ export function TaskDetails({ task, isOwner }: { task: Task; isOwner: boolean })
           </div>
         )}
       </div>
+      {changedMeanwhile && (
+        <p className="notice" role="alert">
+          This task was changed since you loaded it, so it was not deleted. It now shows the current version: delete it
+          again if you still want to.
+        </p>
+      )}
       <p className="description">{task.description || <span className="muted">No description.</span>}</p>
       <dl className="details-grid">
         <dt>Status</dt>

@@ -2,8 +2,9 @@ import { useState, type FormEvent } from "react";
 import { Field, SelectField, TextareaField, TextField } from "@/components/form-field";
 import { TagInput } from "@/components/tag-input";
 import { TASK_PRIORITIES, TASK_STATUSES, type Task, type TaskWrite } from "@/features/tasks/api/task-types";
+import { taskFormValues, taskWriteBody } from "@/features/tasks/utils/task-changes";
 import { TITLE_MAX_LENGTH, validateTask, type TaskFormValues } from "@/features/tasks/utils/task-validation";
-import { humanize, isoToLocalInput, localInputToIso } from "@/lib/format";
+import { humanize } from "@/lib/format";
 
 type TaskFormProps = {
   initial?: Task;
@@ -14,19 +15,8 @@ type TaskFormProps = {
   onCancel: () => void;
 };
 
-function initialValues(task?: Task): TaskFormValues {
-  return {
-    title: task?.title ?? "",
-    description: task?.description ?? "",
-    status: task?.status ?? "TODO",
-    priority: task?.priority ?? "MEDIUM",
-    dueDate: isoToLocalInput(task?.due_date),
-    tags: task?.tags ?? [],
-  };
-}
-
 export function TaskForm({ initial, submitLabel, pending, serverErrors, onSubmit, onCancel }: TaskFormProps) {
-  const [values, setValues] = useState<TaskFormValues>(() => initialValues(initial));
+  const [values, setValues] = useState<TaskFormValues>(() => taskFormValues(initial));
   const [clientErrors, setClientErrors] = useState<Record<string, string[]>>({});
   const errors = { ...serverErrors, ...clientErrors };
 
@@ -42,14 +32,7 @@ export function TaskForm({ initial, submitLabel, pending, serverErrors, onSubmit
     const found = validateTask(values);
     setClientErrors(found);
     if (Object.keys(found).length) return;
-    onSubmit({
-      title: values.title.trim(),
-      description: values.description || null,
-      status: values.status as TaskWrite["status"],
-      priority: values.priority as TaskWrite["priority"],
-      due_date: localInputToIso(values.dueDate),
-      tags: values.tags,
-    });
+    onSubmit(taskWriteBody(values));
   }
 
   return (

@@ -21,6 +21,9 @@ from typing import Any
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
+# The router takes request lines up to nginx's 8 KiB buffer; gunicorn's default of 4 KiB would answer a
+# long (but valid) list query between the two with its own HTML 414 instead of the API's answer.
+limit_request_line = 8190
 
 _MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 _owned_directory: list[Path] = []

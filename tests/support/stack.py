@@ -18,6 +18,8 @@ from tasktracker.routes import FunctionRoute, load_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-for-hs256"
+# Short, so that a test can wait past it; long enough for concurrent requests on a busy machine.
+TEST_REFRESH_REUSE_GRACE_SECONDS = 3
 
 
 def function_environment(database_url: str, redis_url: str, s3_endpoint_url: str, **overrides: str) -> dict[str, str]:
@@ -34,6 +36,7 @@ def function_environment(database_url: str, redis_url: str, s3_endpoint_url: str
         "JWT_SECRET_KEY": TEST_JWT_SECRET,
         "RATE_LIMIT_DEFAULT": "100/minute",
         "RATE_LIMIT_LOGIN": "10/minute",
+        "REFRESH_REUSE_GRACE_SECONDS": str(TEST_REFRESH_REUSE_GRACE_SECONDS),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         **overrides,

@@ -23,6 +23,8 @@ from .system_packages import nginx_path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-for-hs256"
+# Short, so that a test can wait past it; long enough for concurrent requests on a busy machine.
+TEST_REFRESH_REUSE_GRACE_SECONDS = 3
 STARTUP_SECONDS = 60.0
 
 Announce = Callable[[str, str], None]
@@ -80,6 +82,7 @@ def function_environment(database_url: str, redis_url: str, s3_endpoint_url: str
         "JWT_SECRET_KEY": TEST_JWT_SECRET,
         "RATE_LIMIT_DEFAULT": "100/minute",
         "RATE_LIMIT_LOGIN": "10/minute",
+        "REFRESH_REUSE_GRACE_SECONDS": str(TEST_REFRESH_REUSE_GRACE_SECONDS),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         **overrides,

@@ -290,7 +290,17 @@ async function main() {
       await viewerContext.close();
     });
 
-    await step("change password validates a mismatch, then works", async () => {
+    await step("change password validates a mismatch, then works and ends every session", async () => {
+      // The owner is signed in on another device too, and has a second tab open in this browser.
+      const otherDevice = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const otherDevicePage = await otherDevice.newPage();
+      otherDevicePage.setDefaultTimeout(TIMEOUT_MS);
+      await signIn(otherDevicePage, owner);
+      const secondTab = await ownerContext.newPage();
+      secondTab.setDefaultTimeout(TIMEOUT_MS);
+      await secondTab.goto(`${BASE_URL}/tasks`);
+      await secondTab.getByRole("heading", { name: "Tasks" }).waitFor();
+
       await page.getByRole("link", { name: "Change password" }).click();
       await page.waitForURL(`${BASE_URL}/change-password`);
       const newPassword = "second-password-2";
@@ -306,6 +316,12 @@ async function main() {
       owner.password = newPassword;
       // Every session ends with a password change: the app signs out, and the new password works.
       await page.waitForURL(`${BASE_URL}/login`);
+      // The other tab follows at once; the other device's tokens stop working, so its next visit asks for a sign-in.
+      await secondTab.waitForURL(`${BASE_URL}/login`);
+      await otherDevicePage.goto(`${BASE_URL}/tasks`);
+      await otherDevicePage.waitForURL(`${BASE_URL}/login`);
+      await secondTab.close();
+      await otherDevice.close();
       await signIn(page, owner);
       await page.getByRole("button", { name: "Log out" }).click();
       await page.waitForURL(`${BASE_URL}/login`);

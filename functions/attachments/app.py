@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "with a presigned form, list, download, remove.",
         blueprints=[blp],
         settings=settings,
-        is_active_user=bootstrap.active_users(settings),
+        active_users=bootstrap.active_users(settings),
     )
     # A body announced larger than any allowed upload is refused (413) before a byte of it is read.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_body_bytes

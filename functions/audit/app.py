@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         description="The read-only audit trail: task, attachment, reminder, sign-in and password events.",
         blueprints=[blp],
         settings=settings,
-        is_active_user=bootstrap.active_users(settings),
+        active_users=bootstrap.active_users(settings),
     )
     app.extensions["audit_use_cases"] = audit_use_cases(settings)
     return app

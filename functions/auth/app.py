@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         description="Accounts and tokens. Access tokens last 15 minutes; refresh tokens rotate on every use.",
         blueprints=[blp],
         settings=settings,
-        is_active_user=bootstrap.active_users(settings),
+        active_users=bootstrap.active_users(settings),
     )
     app.extensions["auth_use_cases"] = auth_use_cases(
         settings, FlaskJwtAccessTokenIssuer(settings.access_token_ttl_seconds)

@@ -10,7 +10,7 @@ from tasktracker.application.auth import AuthUseCases, TokenPair
 from tasktracker.domain.entities import User
 from tasktracker.platform.rate_limits import login_limit
 from tasktracker.platform.security import current_user_id
-from tasktracker.platform.smorest import FunctionBlueprint
+from tasktracker.platform.smorest import SIGNED_IN_401_CODES, FunctionBlueprint
 
 from .schemas import ChangePasswordSchema, LoginSchema, RefreshSchema, RegisterSchema, TokenSchema, UserSchema
 
@@ -48,9 +48,18 @@ def login(body: dict[str, Any]) -> TokenPair:
 @login_limit
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenSchema)
-@blp.error(401, description="The refresh token is invalid, expired or was already used")
+@blp.error(
+    401,
+    description="The refresh token does not work; the code says why: INVALID_REFRESH_TOKEN, REFRESH_TOKEN_EXPIRED,"
+    " REFRESH_TOKEN_REVOKED (the password was changed or the account deactivated since it was issued),"
+    " REFRESH_TOKEN_REUSED (it was already traded, and this sign-in has now ended) or ACCOUNT_DISABLED."
+    " Each needs a new sign-in",
+)
 def refresh(body: dict[str, Any]) -> TokenPair:
-    """Trade a refresh token for new tokens; the old refresh token stops working"""
+    """Trade a refresh token for new tokens; the old refresh token stops working
+
+    The same token sent again within a few seconds (two tabs refreshing at once) is answered with the same new
+    refresh token and a new access token; sent again later, it ends every session of its sign-in."""
     return use_cases().refresh(body["refresh_token"])
 
 
@@ -66,7 +75,14 @@ def me() -> User:
 @blp.requires_sign_in
 @blp.arguments(ChangePasswordSchema)
 @blp.response(204)
-@blp.error(401, description="Missing token, or the current password is incorrect")
+@blp.error(
+    401,
+    description="The current password is incorrect (INVALID_CURRENT_PASSWORD), or not signed in: "
+    + SIGNED_IN_401_CODES,
+)
 def change_password(body: dict[str, Any]) -> None:
-    """Change the password; every refresh token of the user is revoked"""
+    """Change the password and end every session of the user, this one included
+
+    Every access and refresh token issued before stops at once (401 TOKEN_REVOKED, REFRESH_TOKEN_REVOKED):
+    sign in again with the new password."""
     use_cases().change_password(current_user_id(), body["current_password"], body["new_password"])

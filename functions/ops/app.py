@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "OpenAPI document. Public: no token needed.",
         blueprints=[blp],
         settings=settings,
-        is_active_user=bootstrap.active_users(settings),
+        active_users=bootstrap.active_users(settings),
         metrics_path=OWN_METRICS_PATH,
     )
     worker_metrics_url = os.environ.get("WORKER_METRICS_URL", "").strip()

@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
         blueprints=[blp],
         settings=settings,
-        is_active_user=bootstrap.active_users(settings),
+        active_users=bootstrap.active_users(settings),
     )
     app.extensions["reminder_queries"] = ReminderQueries(bootstrap.unit_of_work_factory(settings))
     return app

@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "read every task; only a task's owner may change or delete it.",
         blueprints=[blp],
         settings=settings,
-        is_active_user=bootstrap.active_users(settings),
+        active_users=bootstrap.active_users(settings),
     )
     app.extensions["task_use_cases"] = task_use_cases(settings)
     return app

@@ -45,6 +45,9 @@ class Settings:
     jwt_secret_key: str = DEVELOPMENT_JWT_SECRET
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # A rotated refresh token sent again this soon (tabs refreshing at once) gets the same successor; later,
+    # it ends its sign-in as a stolen copy.
+    refresh_reuse_grace_seconds: int = 20
     rate_limit_default: str = "100/minute"
     rate_limit_login: str = "10/minute"
     rate_limit_enabled: bool = True
@@ -79,6 +82,7 @@ class Settings:
             jwt_secret_key=os.environ.get("JWT_SECRET_KEY", DEVELOPMENT_JWT_SECRET),
             access_token_ttl_seconds=_int("ACCESS_TOKEN_TTL_SECONDS", 900),
             refresh_token_ttl_seconds=_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
+            refresh_reuse_grace_seconds=_int("REFRESH_REUSE_GRACE_SECONDS", 20),
             rate_limit_default=os.environ.get("RATE_LIMIT_DEFAULT", "100/minute"),
             rate_limit_login=os.environ.get("RATE_LIMIT_LOGIN", "10/minute"),
             rate_limit_enabled=_flag("RATE_LIMIT_ENABLED", True),
@@ -117,6 +121,9 @@ class Settings:
                 raise ConfigurationError("JWT_SECRET_KEY must be set to a strong secret outside development")
             if len(self.jwt_secret_key) < 32:
                 raise ConfigurationError("JWT_SECRET_KEY must be at least 32 characters outside development")
+        if not 0 <= self.refresh_reuse_grace_seconds <= 60:
+            # Longer would let a stolen refresh token be replayed for long without ending its sign-in.
+            raise ConfigurationError("REFRESH_REUSE_GRACE_SECONDS must be between 0 and 60")
         if not self.database_url:
             raise ConfigurationError("DATABASE_URL is not set")
         if self.rate_limit_enabled and not self.redis_url:

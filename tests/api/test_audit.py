@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.support.api import Api, SignedInUser, assert_error, sign_up
+from tests.support.api import Api, SignedInUser, assert_error, sign_in_again, sign_up
 
 EVENTS = "/api/v1/audit-events"
 # Rows written by the tests below sit on a day no real request could produce, one minute apart.
@@ -54,10 +55,12 @@ def test_sign_ins_and_password_changes_are_visible_only_to_their_own_user(api: A
         json={"current_password": ada.password, "new_password": "a brand new passphrase"},
     )
     assert changed.status_code == 204
+    # The change ended Ada's sessions: she signs in again with the new password.
+    ada = sign_in_again(api, replace(ada, password="a brand new passphrase"))
 
     adas_own = listed(api, ada, user_id=ada.id)
-    assert sorted(event["event_type"] for event in adas_own["items"]) == ["LOGIN", "PASSWORD_CHANGED"]
-    assert adas_own["total"] == 2
+    assert sorted(event["event_type"] for event in adas_own["items"]) == ["LOGIN", "LOGIN", "PASSWORD_CHANGED"]
+    assert adas_own["total"] == 3
 
     seen_by_bob = listed(api, bob, user_id=ada.id)
     assert seen_by_bob["items"] == [] and seen_by_bob["total"] == 0

@@ -1,6 +1,7 @@
 """Authentication abuse, across every function: each signed-in operation the functions document refuses every
-kind of bad token; stolen refresh tokens end their family; guessing passwords meets the login limit; a deactivated
-account is shut out everywhere; and no function starts in production with the development JWT secret."""
+kind of bad token, one issued before a password change among them; stolen refresh tokens end their family;
+guessing passwords meets the login limit; a deactivated account is shut out everywhere; and no function starts
+in production with the development JWT secret."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def api(stack: RunningStack, redis_client: redis.Redis) -> WatchedApi:
     return WatchedApi(stack.base_url, SecretWatch())
 
 
-def bad_tokens(user: SignedInUser) -> dict[str, tuple[str, str]]:
+def bad_tokens(user: SignedInUser, before_password_change: str) -> dict[str, tuple[str, str]]:
     """Each kind of token an attacker might try, with the error code it must get."""
     unsigned = jwt.encode({"sub": user.id, "exp": int(time.time()) + 600, "type": "access"}, None, algorithm="none")
     header = user.access_token.split(".")[0]
@@ -63,7 +64,22 @@ def bad_tokens(user: SignedInUser) -> dict[str, tuple[str, str]]:
         "unknown user": (mint_token(str(uuid.uuid4())), "ACCOUNT_DISABLED"),
         "subject not an id": (mint_token("admin"), ""),
         "garbage": ("not.a.token", "INVALID_TOKEN"),
+        "issued before a password change": (before_password_change, "TOKEN_REVOKED"),
     }
+
+
+def with_changed_password(api: Api, user: SignedInUser) -> tuple[SignedInUser, str]:
+    """The user signed in again after changing the password, and an access token from before the change."""
+    new_password = f"{user.password} changed"
+    changed = api.post(
+        "/api/v1/auth/change-password",
+        token=user.access_token,
+        json={"current_password": user.password, "new_password": new_password},
+    )
+    assert changed.status_code == 204, changed.text
+    tokens = api.post("/api/v1/auth/login", json={"email": user.email, "password": new_password}).json()
+    signed_in_again = SignedInUser(user.id, user.email, new_password, tokens["access_token"], tokens["refresh_token"])
+    return signed_in_again, user.access_token
 
 
 def _hs512(user: SignedInUser) -> str:
@@ -80,7 +96,7 @@ def _signature(user: SignedInUser) -> str:
 def test_every_signed_in_operation_of_every_function_refuses_bad_tokens(
     api: WatchedApi, db: psycopg.Connection, redis_client: redis.Redis, figures: Figures
 ) -> None:
-    user = sign_up(api, "victim")
+    user, before_password_change = with_changed_password(api, sign_up(api, "victim"))
     operations = [operation for operation in documented_operations(api) if operation.signed_in]
     functions = {operation.function for operation in operations}
     assert {"auth", "tasks", "attachments", "audit"} <= functions, functions
@@ -88,7 +104,7 @@ def test_every_signed_in_operation_of_every_function_refuses_bad_tokens(
     for operation in operations:
         reset_rate_limits(redis_client)
         path = operation.concrete_path()
-        for kind, (token, code) in bad_tokens(user).items():
+        for kind, (token, code) in bad_tokens(user, before_password_change).items():
             response = api.request(operation.method.upper(), path, token=token, json={})
             figures.add("bad-token calls")
             error = (

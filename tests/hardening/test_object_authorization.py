@@ -18,7 +18,7 @@ import redis
 import requests
 
 from local.services import LocalServices
-from tests.support.api import Api, SignedInUser, sign_up
+from tests.support.api import Api, SignedInUser, sign_in_again, sign_up
 from tests.support.snapshots import (
     Bucket,
     Figures,
@@ -204,6 +204,9 @@ def _without_a_live_account(world: World, operation: Operation, call: Call) -> N
             )
         finally:
             world.db.execute("UPDATE users SET is_active = true WHERE id = %s", (world.owner.id,))
+            if caller == "deactivated owner":
+                # The deactivation ended the owner's sessions for good: reactivated, the owner signs in again.
+                world.owner = sign_in_again(world.api, world.owner)
 
 
 def test_every_write_route_refuses_every_caller_but_the_owner_and_refusals_change_nothing(
@@ -246,7 +249,9 @@ def test_every_write_route_refuses_every_caller_but_the_owner_and_refusals_chang
         if done.status_code != operation.success_status():
             world.failures.append(f"{operation.name} by its owner: {done.status_code} {done.text[:200]}")
         if operation.name == "POST /api/v1/auth/change-password" and done.ok:
+            # The change ended every session of the owner, the one that made it included.
             world.owner.password = call.body["json"]["new_password"]
+            world.owner = sign_in_again(world.api, world.owner)
 
     figures.add("responses checked for hashes", world.api.watch.assert_no_secrets(world.db))
     figures.add("callers per route", len(REFUSED_WITHOUT_A_LIVE_ACCOUNT) + 2)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -16,7 +16,7 @@ import redis
 import requests
 
 from local.services import LocalServices
-from tests.support.api import SignedInUser, assert_error, sign_up, unique_email
+from tests.support.api import SignedInUser, assert_error, sign_in_again, sign_up, unique_email
 from tests.support.snapshots import (
     Bucket,
     Figures,
@@ -149,6 +149,9 @@ def test_server_owned_properties_sent_in_a_json_body_are_refused_and_change_noth
         # The same body without them is accepted: the refusals above were for those fields alone.
         accepted = setting.api.request(operation.method.upper(), body.path, token=token, json=body.json)
         assert accepted.status_code == operation.success_status(), f"{operation.name}: {accepted.text}"
+        if operation.name == "POST /api/v1/auth/change-password":
+            # The change ended every session of the owner, the one that made it included.
+            setting.owner = sign_in_again(setting.api, setting.owner)
     figures.add("responses scanned for hashes", setting.api.watch.assert_no_secrets(setting.db))
     figures.add("failures", len(failures))
     assert not failures, "\n".join(failures)
@@ -207,6 +210,8 @@ def test_no_response_of_any_route_carries_a_password_or_token_hash(
     )
     assert changed.status_code == 204
     assert_error(api.post("/api/v1/auth/login", json={"email": owner.email, "password": owner.password}), 401)
+    # The change ended the owner's sessions: the reads below use a new sign-in.
+    owner = sign_in_again(api, replace(owner, password="a fresh passphrase"))
     assert_error(api.post("/api/v1/auth/register", json={"email": owner.email, "password": "long enough one"}), 409)
     values = {"task_id": task_id, "attachment_id": attachment["id"]}
     reads = [operation for operation in documented_operations(api) if operation.method == "get"]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from tasktracker.application.audit_trail import json_safe
 from tasktracker.application.ports import AuditQuery, ReminderAudit, SortKey, TaskQuery, UnitOfWorkFactory
-from tasktracker.domain.entities import AuditEvent, RefreshToken, Task, User, new_id
-from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus
+from tasktracker.domain.entities import AuditEvent, RefreshToken, Task, User, UserSession, new_id
+from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus, TokenRevocation
 from tasktracker.domain.errors import ConflictError
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+LATER = NOW + timedelta(seconds=5)
 
 
 def make_user(uow: UnitOfWorkFactory, email: str) -> User:
@@ -147,11 +149,67 @@ def test_refresh_tokens_revoke_by_family_and_user(uow: UnitOfWorkFactory) -> Non
             tx.refresh_tokens.add(token)
         tx.commit()
     with uow() as tx:
-        assert tx.refresh_tokens.revoke_family(family) == 3
+        assert tx.refresh_tokens.revoke_family(family, TokenRevocation.REUSE_DETECTED, NOW) == 3
         tx.commit()
     with uow() as tx:
         found = tx.refresh_tokens.get_by_hash_for_update("hash-1")
+        # A token keeps the first reason it stopped for.
+        assert tx.refresh_tokens.revoke_all_for_user(ada.id, TokenRevocation.PASSWORD_CHANGED, LATER) == 0
     assert found is not None and found.revoked
+    assert (found.revoked_reason, found.revoked_at) == (TokenRevocation.REUSE_DETECTED, NOW)
+
+
+def test_a_rotation_keeps_one_sealed_successor_per_family(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    family = new_id()
+    chain = [
+        RefreshToken(new_id(), ada.id, family, f"hash-{n}", NOW + timedelta(days=1), False, NOW, session_epoch=2)
+        for n in range(3)
+    ]
+    with uow() as tx:
+        for token in chain:
+            tx.refresh_tokens.add(token)
+        tx.refresh_tokens.rotate(chain[0], chain[1].id, "aa" * 32, NOW)
+        tx.refresh_tokens.rotate(chain[1], chain[2].id, "bb" * 32, LATER)
+        tx.commit()
+    with uow() as tx:
+        first, second, third = (tx.refresh_tokens.get(token.id) for token in chain)
+    assert first is not None and second is not None and third is not None
+    assert (first.revoked_reason, first.successor_id, first.successor_sealed) == (
+        TokenRevocation.ROTATED,
+        chain[1].id,
+        None,
+    )
+    assert (second.revoked_at, second.successor_id, second.successor_sealed) == (LATER, chain[2].id, "bb" * 32)
+    assert (third.revoked, third.session_epoch) == (False, 2)
+    with uow() as tx:
+        tx.refresh_tokens.revoke_family(family, TokenRevocation.REUSE_DETECTED, LATER)
+        tx.commit()
+    with uow() as tx:
+        assert all(tx.refresh_tokens.get(token.id).successor_sealed is None for token in chain)  # type: ignore[union-attr]
+
+
+def test_a_deactivation_ends_the_users_sessions_however_it_is_made(uow: UnitOfWorkFactory, clean_db: str) -> None:
+    ada = make_user(uow, "ada@example.com")
+    with uow() as tx:
+        assert tx.users.get_session(ada.id) == UserSession(is_active=True, session_epoch=0)
+    # Deactivated by hand, as an operator would: the trigger moves the epoch on.
+    with psycopg.connect(clean_db, autocommit=True) as connection:
+        connection.execute("UPDATE users SET is_active = false WHERE id = %s", (ada.id,))
+        connection.execute("UPDATE users SET is_active = true WHERE id = %s", (ada.id,))
+        connection.execute("UPDATE users SET full_name = 'Ada' WHERE id = %s", (ada.id,))
+    with uow() as tx:
+        assert tx.users.get_session(ada.id) == UserSession(is_active=True, session_epoch=1)
+        user = tx.users.get_for_update(ada.id)
+        assert user is not None
+        # Deactivated by code that already ended the sessions: not bumped twice.
+        user.is_active = False
+        user.end_sessions()
+        tx.users.save(user)
+        tx.commit()
+    with uow() as tx:
+        assert tx.users.get_session(ada.id) == UserSession(is_active=False, session_epoch=2)
+        assert tx.users.get_session(new_id()) is None
 
 
 def test_private_audit_events_are_only_visible_to_their_user(uow: UnitOfWorkFactory) -> None:

@@ -63,6 +63,14 @@ def sign_up(
     return SignedInUser(registered.json()["id"], email, password, body["access_token"], body["refresh_token"])
 
 
+def sign_in_again(api: Api, user: SignedInUser) -> SignedInUser:
+    """The user with new tokens: a password change or a deactivation ends every earlier token."""
+    tokens = api.post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    return SignedInUser(user.id, user.email, user.password, body["access_token"], body["refresh_token"])
+
+
 def assert_error(response: requests.Response, status: int, code: str | None = None) -> dict[str, Any]:
     """The spec's error format, with the correlation id the router echoed."""
     assert response.status_code == status, response.text

@@ -9,6 +9,7 @@ from pathlib import Path
 from local.stack import (
     ROOT,
     TEST_JWT_SECRET,
+    TEST_REFRESH_REUSE_GRACE_SECONDS,
     RunningStack,
     function_environment,
     metrics_directory,
@@ -19,6 +20,7 @@ from tasktracker.routes import FunctionRoute, load_routes
 __all__ = [
     "ROOT",
     "TEST_JWT_SECRET",
+    "TEST_REFRESH_REUSE_GRACE_SECONDS",
     "RunningStack",
     "function_environment",
     "metrics_directory",

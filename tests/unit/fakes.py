@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, BinaryIO, Self, TypeVar
@@ -34,6 +34,7 @@ from tasktracker.domain.entities import (
     Task,
     TaskView,
     User,
+    UserSession,
     new_id,
 )
 from tasktracker.domain.enums import (
@@ -42,6 +43,7 @@ from tasktracker.domain.enums import (
     ReminderType,
     TaskPriority,
     TaskStatus,
+    TokenRevocation,
 )
 from tasktracker.domain.errors import ConflictError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError
 
@@ -90,6 +92,13 @@ class FakeUserRepository:
     def get(self, user_id: UUID) -> User | None:
         return _copy(self._state().users.get(user_id))
 
+    def get_for_update(self, user_id: UUID) -> User | None:
+        return self.get(user_id)
+
+    def get_session(self, user_id: UUID) -> UserSession | None:
+        user = self._state().users.get(user_id)
+        return UserSession(user.is_active, user.session_epoch) if user else None
+
     def get_by_email(self, email: str) -> User | None:
         wanted = email.lower()
         return _copy(next((user for user in self._state().users.values() if user.email.lower() == wanted), None))
@@ -110,26 +119,39 @@ class FakeRefreshTokenRepository:
             raise ConflictError("duplicate refresh token")
         tokens[token.id] = _copy(token)
 
+    def get(self, token_id: UUID) -> RefreshToken | None:
+        return _copy(self._state().refresh_tokens.get(token_id))
+
     def get_by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
         tokens = self._state().refresh_tokens.values()
         return _copy(next((token for token in tokens if token.token_hash == token_hash), None))
 
-    def revoke(self, token_id: UUID) -> None:
-        self._revoke_where(lambda token: token.id == token_id)
-
-    def revoke_family(self, family_id: UUID) -> int:
-        return self._revoke_where(lambda token: token.family_id == family_id)
-
-    def revoke_all_for_user(self, user_id: UUID) -> int:
-        return self._revoke_where(lambda token: token.user_id == user_id)
-
-    def _revoke_where(self, condition: Callable[[RefreshToken], bool]) -> int:
+    def rotate(self, token: RefreshToken, successor_id: UUID, successor_sealed: str, at: datetime) -> None:
         tokens = self._state().refresh_tokens
+        self._forget_sealed_successors(lambda other: other.family_id == token.family_id)
+        rotated = tokens[token.id].revoked_copy(TokenRevocation.ROTATED, at)
+        tokens[token.id] = replace(rotated, successor_id=successor_id, successor_sealed=successor_sealed)
+
+    def revoke_family(self, family_id: UUID, reason: TokenRevocation, at: datetime) -> int:
+        return self._revoke_where(lambda token: token.family_id == family_id, reason, at)
+
+    def revoke_all_for_user(self, user_id: UUID, reason: TokenRevocation, at: datetime) -> int:
+        return self._revoke_where(lambda token: token.user_id == user_id, reason, at)
+
+    def _revoke_where(self, condition: Callable[[RefreshToken], bool], reason: TokenRevocation, at: datetime) -> int:
+        tokens = self._state().refresh_tokens
+        self._forget_sealed_successors(condition)
         # Like `UPDATE ... WHERE ... AND NOT revoked`: the count is of tokens this call revoked.
         targets = [token for token in tokens.values() if condition(token) and not token.revoked]
         for token in targets:
-            tokens[token.id] = token.revoked_copy()
+            tokens[token.id] = token.revoked_copy(reason, at)
         return len(targets)
+
+    def _forget_sealed_successors(self, condition: Callable[[RefreshToken], bool]) -> None:
+        tokens = self._state().refresh_tokens
+        for token in list(tokens.values()):
+            if condition(token) and token.successor_sealed is not None:
+                tokens[token.id] = replace(token, successor_sealed=None)
 
 
 _TASK_SORT_VALUES: dict[str, Callable[[Task], Any]] = {
@@ -439,9 +461,12 @@ class FakeAccessTokenIssuer:
     def __init__(self, ttl_seconds: int = 900) -> None:
         self.ttl_seconds = ttl_seconds
         self.issued_to: list[UUID] = []
+        # The session epoch each token carries, as the JWT's claim does.
+        self.session_epochs: list[int] = []
 
     def issue(self, user: User) -> str:
         self.issued_to.append(user.id)
+        self.session_epochs.append(user.session_epoch)
         return f"access-{len(self.issued_to)}-{user.id}"
 
 

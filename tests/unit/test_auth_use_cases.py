@@ -5,10 +5,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tasktracker.application.auth import AuthUseCases
+from tasktracker.application.auth import AuthUseCases, hash_refresh_token, open_successor
 from tasktracker.application.identity import ActiveUsers
-from tasktracker.domain.entities import User, new_id
-from tasktracker.domain.enums import AuditEventType
+from tasktracker.domain.entities import RefreshToken, User, new_id
+from tasktracker.domain.enums import AuditEventType, TokenRevocation
 from tasktracker.domain.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 
 from .fakes import (
@@ -22,19 +22,31 @@ from .fakes import (
 
 NEW_PASSWORD = "a much better passphrase"
 REFRESH_TTL_SECONDS = 3600
+GRACE_SECONDS = 20
 
 
 @pytest.fixture
 def auth(
     uow: FakeUnitOfWork, hasher: FakePasswordHasher, issuer: FakeAccessTokenIssuer, clock: FakeClock
 ) -> AuthUseCases:
-    return AuthUseCases(uow, hasher, issuer, clock, refresh_token_ttl_seconds=REFRESH_TTL_SECONDS)
+    return AuthUseCases(
+        uow,
+        hasher,
+        issuer,
+        clock,
+        refresh_token_ttl_seconds=REFRESH_TTL_SECONDS,
+        refresh_reuse_grace_seconds=GRACE_SECONDS,
+    )
 
 
 def refused(action: Callable[..., object], *args: object) -> AuthenticationError:
     with pytest.raises(AuthenticationError) as error:
         action(*args)
     return error.value
+
+
+def tokens_by_age(uow: FakeUnitOfWork) -> list[RefreshToken]:
+    return sorted(uow.committed_state.refresh_tokens.values(), key=lambda token: token.created_at)
 
 
 # register
@@ -139,29 +151,77 @@ def test_refresh_rotates_the_refresh_token_within_the_same_family(
     assert old.family_id == new.family_id
 
 
-def test_a_rotated_refresh_token_is_refused(auth: AuthUseCases, alice: User) -> None:
+def test_a_rotated_refresh_token_is_refused_after_the_grace(auth: AuthUseCases, clock: FakeClock, alice: User) -> None:
     first = auth.login("alice@example.com", PASSWORD)
     auth.refresh(first.refresh_token)
+    clock.advance(seconds=GRACE_SECONDS + 1)
     assert refused(auth.refresh, first.refresh_token).code == "REFRESH_TOKEN_REUSED"
 
 
 def test_reuse_of_a_rotated_token_revokes_the_whole_family(
-    auth: AuthUseCases, uow: FakeUnitOfWork, alice: User
+    auth: AuthUseCases, uow: FakeUnitOfWork, clock: FakeClock, alice: User
 ) -> None:
     stolen = auth.login("alice@example.com", PASSWORD)
     current = auth.refresh(stolen.refresh_token)
+    clock.advance(seconds=GRACE_SECONDS + 1)
     refused(auth.refresh, stolen.refresh_token)
     # The legitimate holder's newer token dies with the family: the thief's copy cannot outlive it.
-    refused(auth.refresh, current.refresh_token)
+    assert refused(auth.refresh, current.refresh_token).code == "REFRESH_TOKEN_REUSED"
     assert all(token.revoked for token in uow.committed_state.refresh_tokens.values())
+    assert tokens_by_age(uow)[-1].revoked_reason == TokenRevocation.REUSE_DETECTED
+    # Nothing sealed is kept once the family is over.
+    assert all(token.successor_sealed is None for token in uow.committed_state.refresh_tokens.values())
 
 
-def test_reuse_detection_leaves_other_sign_ins_alone(auth: AuthUseCases, alice: User) -> None:
+def test_reuse_detection_leaves_other_sign_ins_alone(auth: AuthUseCases, clock: FakeClock, alice: User) -> None:
     laptop = auth.login("alice@example.com", PASSWORD)
     phone = auth.login("alice@example.com", PASSWORD)
     auth.refresh(laptop.refresh_token)
+    clock.advance(seconds=GRACE_SECONDS + 1)
     refused(auth.refresh, laptop.refresh_token)
     auth.refresh(phone.refresh_token)
+
+
+def test_the_same_token_within_the_grace_gets_the_same_successor_and_a_new_access_token(
+    auth: AuthUseCases, uow: FakeUnitOfWork, clock: FakeClock, alice: User
+) -> None:
+    first = auth.login("alice@example.com", PASSWORD)
+    one_tab = auth.refresh(first.refresh_token)
+    commits = uow.commits
+    clock.advance(seconds=GRACE_SECONDS)
+    other_tab = auth.refresh(first.refresh_token)
+    assert other_tab.refresh_token == one_tab.refresh_token
+    assert other_tab.access_token != one_tab.access_token
+    # Answered from what the rotation stored: nothing written, and the family lives on.
+    assert uow.commits == commits
+    old, new = tokens_by_age(uow)
+    assert (old.revoked_reason, new.revoked) == (TokenRevocation.ROTATED, False)
+    auth.refresh(other_tab.refresh_token)
+
+
+def test_within_the_grace_a_successor_that_was_itself_rotated_is_not_handed_out(
+    auth: AuthUseCases, uow: FakeUnitOfWork, clock: FakeClock, alice: User
+) -> None:
+    first = auth.login("alice@example.com", PASSWORD)
+    second = auth.refresh(first.refresh_token)
+    auth.refresh(second.refresh_token)
+    assert refused(auth.refresh, first.refresh_token).code == "REFRESH_TOKEN_REUSED"
+    assert all(token.revoked for token in uow.committed_state.refresh_tokens.values())
+
+
+def test_the_database_never_holds_a_raw_successor(auth: AuthUseCases, uow: FakeUnitOfWork, alice: User) -> None:
+    first = auth.login("alice@example.com", PASSWORD)
+    second = auth.refresh(first.refresh_token)
+    third = auth.refresh(second.refresh_token)
+    stored = tokens_by_age(uow)
+    sealed = [token.successor_sealed for token in stored if token.successor_sealed is not None]
+    # One sealed successor per sign-in: the newest rotation's, the only one the grace can still answer.
+    assert sealed == [stored[1].successor_sealed]
+    assert third.refresh_token not in repr(uow.committed_state)
+    assert open_successor(second.refresh_token, sealed[0]) == third.refresh_token
+    # Opened with anything but its predecessor, it is noise that matches no stored token.
+    opened_wrongly = open_successor(first.refresh_token, sealed[0])
+    assert hash_refresh_token(opened_wrongly) not in {token.token_hash for token in stored}
 
 
 def test_expired_refresh_token_is_refused(auth: AuthUseCases, clock: FakeClock, alice: User) -> None:
@@ -208,10 +268,51 @@ def test_change_password_revokes_every_refresh_token_and_is_audited(
     sessions = [auth.login("alice@example.com", PASSWORD) for _ in range(2)]
     auth.change_password(alice.id, PASSWORD, NEW_PASSWORD)
     for session in sessions:
-        refused(auth.refresh, session.refresh_token)
+        # Its own code: the sign-in ended on purpose, nothing was stolen, and no family is revoked for it.
+        assert refused(auth.refresh, session.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+    assert {token.revoked_reason for token in uow.committed_state.refresh_tokens.values()} == {
+        TokenRevocation.PASSWORD_CHANGED
+    }
     [event] = uow.events(AuditEventType.PASSWORD_CHANGED)
     assert event.user_id == alice.id
     assert event.details == {"revoked_sessions": 2}
+
+
+def test_change_password_moves_the_session_epoch_on_and_new_tokens_carry_it(
+    auth: AuthUseCases, uow: FakeUnitOfWork, issuer: FakeAccessTokenIssuer, alice: User
+) -> None:
+    before = auth.login("alice@example.com", PASSWORD)
+    auth.change_password(alice.id, PASSWORD, NEW_PASSWORD)
+    assert uow.committed_state.users[alice.id].session_epoch == 1
+    after = auth.login("alice@example.com", NEW_PASSWORD)
+    auth.refresh(after.refresh_token)
+    assert issuer.session_epochs == [0, 1, 1]
+    assert [token.session_epoch for token in tokens_by_age(uow)] == [0, 1, 1]
+    assert refused(auth.refresh, before.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+
+
+def test_a_rotated_token_from_before_a_password_change_is_revoked_not_reused(
+    auth: AuthUseCases, uow: FakeUnitOfWork, clock: FakeClock, alice: User
+) -> None:
+    first = auth.login("alice@example.com", PASSWORD)
+    auth.refresh(first.refresh_token)
+    auth.change_password(alice.id, PASSWORD, NEW_PASSWORD)
+    for elapsed in (0, GRACE_SECONDS + 1):
+        clock.advance(seconds=elapsed)
+        assert refused(auth.refresh, first.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+
+
+def test_a_refresh_token_from_before_a_deactivation_stays_dead_after_reactivation(
+    auth: AuthUseCases, uow: FakeUnitOfWork, alice: User
+) -> None:
+    pair = auth.login("alice@example.com", PASSWORD)
+    # What the database trigger does when is_active turns false.
+    uow.committed_state.users[alice.id].is_active = False
+    uow.committed_state.users[alice.id].end_sessions()
+    assert refused(auth.refresh, pair.refresh_token).code == "ACCOUNT_DISABLED"
+    uow.committed_state.users[alice.id].is_active = True
+    assert refused(auth.refresh, pair.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+    auth.login("alice@example.com", PASSWORD)
 
 
 def test_after_change_password_only_the_new_password_logs_in(auth: AuthUseCases, alice: User) -> None:
@@ -245,9 +346,16 @@ def test_me_of_a_deactivated_user_is_refused(auth: AuthUseCases, add_user: AddUs
     assert refused(auth.me, dora.id).code == "ACCOUNT_DISABLED"
 
 
-def test_only_an_existing_active_user_counts_as_active(uow: FakeUnitOfWork, alice: User, add_user: AddUser) -> None:
+def test_only_an_existing_active_user_in_the_current_session_epoch_is_admitted(
+    uow: FakeUnitOfWork, alice: User, add_user: AddUser
+) -> None:
     dora = add_user("dora@example.com", is_active=False)
-    is_active = ActiveUsers(uow)
-    assert is_active(alice.id)
-    assert not is_active(dora.id)
-    assert not is_active(new_id())
+    check = ActiveUsers(uow)
+    check(alice.id, 0)
+    assert refused(check, dora.id, 0).code == "ACCOUNT_DISABLED"
+    assert refused(check, new_id(), 0).code == "ACCOUNT_DISABLED"
+    # A token from an earlier epoch, a later one (never issued), or with none: its session is over.
+    uow.committed_state.users[alice.id].end_sessions()
+    for stale in (0, 2, None):
+        assert refused(check, alice.id, stale).code == "TOKEN_REVOKED"
+    check(alice.id, 1)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tasktracker.domain.entities import TASK_WRITABLE_FIELDS, RefreshToken, Task, User, new_id
-from tasktracker.domain.enums import TaskPriority, TaskStatus
+from tasktracker.domain.entities import TASK_WRITABLE_FIELDS, RefreshToken, Task, User, UserSession, new_id
+from tasktracker.domain.enums import TaskPriority, TaskStatus, TokenRevocation
 from tasktracker.domain.errors import AuthenticationError, AuthorizationError, ValidationError
 
 from .fakes import NOW
@@ -155,5 +155,37 @@ def test_refresh_token_is_usable_until_it_expires_or_is_revoked() -> None:
     token = RefreshToken(new_id(), new_id(), new_id(), "hash", expires_at=LATER, revoked=False, created_at=NOW)
     assert token.is_usable(NOW)
     assert not token.is_usable(LATER)
-    assert not token.revoked_copy().is_usable(NOW)
+    revoked = token.revoked_copy(TokenRevocation.PASSWORD_CHANGED, NOW)
+    assert not revoked.is_usable(NOW)
+    assert (revoked.revoked_reason, revoked.revoked_at) == (TokenRevocation.PASSWORD_CHANGED, NOW)
     assert not token.revoked
+
+
+def test_only_a_rotation_within_the_grace_counts_as_one() -> None:
+    token = RefreshToken(new_id(), new_id(), new_id(), "hash", expires_at=LATER, revoked=False, created_at=NOW)
+    rotated = replace(token.revoked_copy(TokenRevocation.ROTATED, NOW), successor_id=new_id(), successor_sealed="00")
+    grace = timedelta(seconds=20)
+    assert rotated.rotated_within(NOW + grace, grace)
+    assert not rotated.rotated_within(NOW + grace + timedelta(microseconds=1), grace)
+    assert not replace(rotated, revoked_reason=TokenRevocation.REUSE_DETECTED).rotated_within(NOW, grace)
+    assert not replace(rotated, successor_sealed=None).rotated_within(NOW, grace)
+    assert not token.rotated_within(NOW, grace)
+
+
+def test_a_user_session_admits_only_the_current_epoch_of_an_active_user() -> None:
+    UserSession(is_active=True, session_epoch=3).admit(3)
+    for session, epoch, code in (
+        (UserSession(is_active=True, session_epoch=3), 2, "TOKEN_REVOKED"),
+        (UserSession(is_active=True, session_epoch=3), None, "TOKEN_REVOKED"),
+        (UserSession(is_active=False, session_epoch=3), 3, "ACCOUNT_DISABLED"),
+    ):
+        with pytest.raises(AuthenticationError) as error:
+            session.admit(epoch)
+        assert error.value.code == code
+
+
+def test_ending_a_users_sessions_moves_the_epoch_on() -> None:
+    user = User(new_id(), "a@example.com", "hash", None, is_active=True, created_at=NOW, updated_at=NOW)
+    user.end_sessions()
+    user.end_sessions()
+    assert user.session_epoch == 2

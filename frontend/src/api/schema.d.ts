@@ -35,7 +35,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -124,7 +124,7 @@ export interface paths {
                         "*/*": string;
                     };
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -227,7 +227,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -271,7 +271,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change the password; every refresh token of the user is revoked */
+        /**
+         * Change the password and end every session of the user, this one included
+         * @description Every access and refresh token issued before stops at once (401 TOKEN_REVOKED, REFRESH_TOKEN_REVOKED):
+         *     sign in again with the new password.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -293,7 +297,7 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description Missing token, or the current password is incorrect */
+                /** @description The current password is incorrect (INVALID_CURRENT_PASSWORD), or not signed in: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -418,7 +422,7 @@ export interface paths {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -462,7 +466,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Trade a refresh token for new tokens; the old refresh token stops working */
+        /**
+         * Trade a refresh token for new tokens; the old refresh token stops working
+         * @description The same token sent again within a few seconds (two tabs refreshing at once) is answered with the same new
+         *     refresh token and a new access token; sent again later, it ends every session of its sign-in.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -486,7 +494,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description The refresh token is invalid, expired or was already used */
+                /** @description The refresh token does not work; the code says why: INVALID_REFRESH_TOKEN, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REVOKED (the password was changed or the account deactivated since it was issued), REFRESH_TOKEN_REUSED (it was already traded, and this sign-in has now ended) or ACCOUNT_DISABLED. Each needs a new sign-in */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -778,7 +786,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -871,7 +879,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -923,7 +931,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -988,7 +996,7 @@ export interface paths {
                         "application/json": components["schemas"]["TaskDetail"];
                     };
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1058,7 +1066,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1136,7 +1144,7 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1223,7 +1231,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1309,7 +1317,7 @@ export interface paths {
                         "application/json": components["schemas"]["Attachment"][];
                     };
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1380,7 +1388,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1486,7 +1494,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1583,7 +1591,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description Missing, invalid or expired access token, or a deactivated account */
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
                 401: {
                     headers: {
                         [name: string]: unknown;

@@ -35,6 +35,20 @@ export function clearTokens(): void {
   listeners.forEach((listener) => listener());
 }
 
+/**
+ * Tabs share one sign-in: when another tab refreshes or signs out, this one takes its tokens at once. A tab
+ * left with a refresh token another tab already traded would otherwise send it later, after the server's
+ * short grace for concurrent refreshes, and the server would end the whole sign-in as if a copy were stolen.
+ */
+function followOtherTabs(event: StorageEvent): void {
+  // key is null when another tab cleared the whole storage.
+  if (event.key !== null && event.key !== STORAGE_KEY) return;
+  current = readStored();
+  listeners.forEach((listener) => listener());
+}
+
+if (typeof window !== "undefined") window.addEventListener("storage", followOtherTabs);
+
 export function subscribeToTokens(listener: () => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NoReturn
 from uuid import UUID
 
 from tasktracker.domain import rules
 from tasktracker.domain.entities import RefreshToken, User, new_id
-from tasktracker.domain.enums import AuditEventType
+from tasktracker.domain.enums import AuditEventType, TokenRevocation
 from tasktracker.domain.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 
 from . import audit_trail
@@ -28,9 +31,39 @@ class TokenPair:
     token_type: str = "bearer"
 
 
+REFRESH_TOKEN_BYTES = 32
+_SEAL_LABEL = b"tasktracker refresh-token successor v1"
+
+
 def hash_refresh_token(raw_token: str) -> str:
     # Refresh tokens are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
     return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def new_refresh_token() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(REFRESH_TOKEN_BYTES)).rstrip(b"=").decode()
+
+
+def _token_bytes(raw_token: str) -> bytes:
+    return base64.urlsafe_b64decode(raw_token + "=" * (-len(raw_token) % 4))
+
+
+def _successor_pad(raw_predecessor: str) -> bytes:
+    # A key only the predecessor's holder can compute: the database keeps the predecessor's SHA-256, never
+    # the token, and HMAC keyed with the token reveals nothing of it (nor follows from its hash).
+    return hmac.new(raw_predecessor.encode(), _SEAL_LABEL, hashlib.sha256).digest()
+
+
+def seal_successor(raw_predecessor: str, raw_successor: str) -> str:
+    """The successor's 32 random bytes XOR a pad derived from the predecessor: a one-time pad, since each
+    token is rotated (so sealed under) once."""
+    secret = _token_bytes(raw_successor)
+    return bytes(a ^ b for a, b in zip(secret, _successor_pad(raw_predecessor), strict=True)).hex()
+
+
+def open_successor(raw_predecessor: str, sealed: str) -> str:
+    secret = bytes(a ^ b for a, b in zip(bytes.fromhex(sealed), _successor_pad(raw_predecessor), strict=True))
+    return base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
 
 
 @dataclass
@@ -40,6 +73,9 @@ class AuthUseCases:
     tokens: AccessTokenIssuer
     clock: Clock
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # How long a rotated refresh token, sent again (two tabs refreshing at once), is answered with the same
+    # successor instead of ending its sign-in as a stolen copy.
+    refresh_reuse_grace_seconds: int = 20
 
     def __post_init__(self) -> None:
         self._decoy_hash = self.hasher.hash(_TIMING_DECOY_PASSWORD)
@@ -84,7 +120,7 @@ class AuthUseCases:
                 user.password_hash = self.hasher.hash(password)
                 user.updated_at = now
                 uow.users.save(user)
-            raw_refresh = self._new_refresh_token(uow, user.id, family_id=new_id())
+            raw_refresh, _ = self._new_refresh_token(uow, user, family_id=new_id())
             audit_trail.record(uow, AuditEventType.LOGIN, now=now, user_id=user.id)
             uow.commit()
         return TokenPair(self.tokens.issue(user), raw_refresh, self.tokens.ttl_seconds)
@@ -94,37 +130,40 @@ class AuthUseCases:
             record = uow.refresh_tokens.get_by_hash_for_update(hash_refresh_token(raw_refresh_token))
             if record is None:
                 raise AuthenticationError("The refresh token is not valid", code="INVALID_REFRESH_TOKEN")
-            if record.revoked:
-                # A rotated token came back: someone holds a copy. End every session of this login.
-                uow.refresh_tokens.revoke_family(record.family_id)
-                uow.commit()
-                raise AuthenticationError(
-                    "This refresh token was already used; every session of this sign-in has been ended",
-                    code="REFRESH_TOKEN_REUSED",
-                )
-            now = self.clock.now()
-            if not record.is_usable(now):
-                raise AuthenticationError("The refresh token has expired", code="REFRESH_TOKEN_EXPIRED")
             user = uow.users.get(record.user_id)
             if user is None:
                 raise AuthenticationError("The refresh token is not valid", code="INVALID_REFRESH_TOKEN")
             user.ensure_active()
-            uow.refresh_tokens.revoke(record.id)
-            raw_refresh = self._new_refresh_token(uow, user.id, family_id=record.family_id)
+            if record.session_epoch != user.session_epoch:
+                raise _sign_in_ended("the password was changed or the account deactivated")
+            now = self.clock.now()
+            if record.revoked:
+                successor = self._successor_within_grace(uow, record, raw_refresh_token, now)
+                if successor is None:
+                    self._refuse_revoked(uow, record, now)
+                # Read only: the same successor, a new access token; the lock goes with the transaction.
+                return TokenPair(self.tokens.issue(user), successor, self.tokens.ttl_seconds)
+            if not record.is_usable(now):
+                raise AuthenticationError("The refresh token has expired", code="REFRESH_TOKEN_EXPIRED")
+            raw_successor, successor_id = self._new_refresh_token(uow, user, family_id=record.family_id)
+            uow.refresh_tokens.rotate(record, successor_id, seal_successor(raw_refresh_token, raw_successor), now)
             uow.commit()
-        return TokenPair(self.tokens.issue(user), raw_refresh, self.tokens.ttl_seconds)
+        return TokenPair(self.tokens.issue(user), raw_successor, self.tokens.ttl_seconds)
 
     def change_password(self, user_id: UUID, current_password: str, new_password: str) -> None:
+        """Ends every session of the user, the caller's own included: all earlier access and refresh tokens
+        stop at once, and the caller signs in again with the new password."""
         rules.validate_password(new_password, field="new_password")
         with self.uow() as uow:
-            user = self._active_user(uow.users.get(user_id))
+            user = self._active_user(uow.users.get_for_update(user_id))
             if not self.hasher.verify(user.password_hash, current_password):
                 raise AuthenticationError("The current password is incorrect", code="INVALID_CURRENT_PASSWORD")
             now = self.clock.now()
             user.password_hash = self.hasher.hash(new_password)
             user.updated_at = now
+            user.end_sessions()
             uow.users.save(user)
-            revoked = uow.refresh_tokens.revoke_all_for_user(user.id)
+            revoked = uow.refresh_tokens.revoke_all_for_user(user.id, TokenRevocation.PASSWORD_CHANGED, now)
             audit_trail.record(
                 uow, AuditEventType.PASSWORD_CHANGED, now=now, user_id=user.id, details={"revoked_sessions": revoked}
             )
@@ -140,17 +179,48 @@ class AuthUseCases:
         user.ensure_active()
         return user
 
-    def _new_refresh_token(self, uow: UnitOfWork, user_id: UUID, family_id: UUID) -> str:
-        raw = secrets.token_urlsafe(32)
+    def _successor_within_grace(
+        self, uow: UnitOfWork, record: RefreshToken, raw_refresh_token: str, now: datetime
+    ) -> str | None:
+        """The live successor of a token rotated within the grace, opened with the token itself; else None."""
+        if record.successor_id is None or record.successor_sealed is None:
+            return None
+        if not record.rotated_within(now, timedelta(seconds=self.refresh_reuse_grace_seconds)):
+            return None
+        successor = uow.refresh_tokens.get(record.successor_id)
+        if successor is None or not successor.is_usable(now):
+            return None
+        raw_successor = open_successor(raw_refresh_token, record.successor_sealed)
+        return raw_successor if hash_refresh_token(raw_successor) == successor.token_hash else None
+
+    def _refuse_revoked(self, uow: UnitOfWork, record: RefreshToken, now: datetime) -> NoReturn:
+        if record.revoked_reason == TokenRevocation.PASSWORD_CHANGED:
+            raise _sign_in_ended("the password was changed")
+        if record.revoked_reason != TokenRevocation.REUSE_DETECTED:
+            # A rotated token came back after the grace: someone holds a copy. End every session of this login.
+            uow.refresh_tokens.revoke_family(record.family_id, TokenRevocation.REUSE_DETECTED, now)
+            uow.commit()
+        raise AuthenticationError(
+            "This refresh token was already used; every session of this sign-in has been ended",
+            code="REFRESH_TOKEN_REUSED",
+        )
+
+    def _new_refresh_token(self, uow: UnitOfWork, user: User, family_id: UUID) -> tuple[str, UUID]:
+        raw = new_refresh_token()
         now = self.clock.now()
         token = RefreshToken(
             id=new_id(),
-            user_id=user_id,
+            user_id=user.id,
             family_id=family_id,
             token_hash=hash_refresh_token(raw),
             expires_at=now + timedelta(seconds=self.refresh_token_ttl_seconds),
             revoked=False,
             created_at=now,
+            session_epoch=user.session_epoch,
         )
         uow.refresh_tokens.add(token)
-        return raw
+        return raw, token.id
+
+
+def _sign_in_ended(why: str) -> AuthenticationError:
+    return AuthenticationError(f"This sign-in has ended because {why}; sign in again", code="REFRESH_TOKEN_REVOKED")

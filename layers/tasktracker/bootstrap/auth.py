@@ -16,4 +16,5 @@ def auth_use_cases(settings: Settings, tokens: AccessTokenIssuer) -> AuthUseCase
         tokens=tokens,
         clock=SystemClock(),
         refresh_token_ttl_seconds=settings.refresh_token_ttl_seconds,
+        refresh_reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
     )

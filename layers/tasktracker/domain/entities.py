@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from . import rules
-from .enums import AuditEventType, ReminderType, TaskPriority, TaskStatus
+from .enums import AuditEventType, ReminderType, TaskPriority, TaskStatus, TokenRevocation
 from .errors import AuthenticationError, AuthorizationError
 
 
@@ -26,10 +26,35 @@ class User:
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    # Every token carries the epoch it was issued in; bumping it ends every session issued before at once.
+    session_epoch: int = 0
 
     def ensure_active(self) -> None:
         if not self.is_active:
             raise AuthenticationError("This account is deactivated", code="ACCOUNT_DISABLED")
+
+    def end_sessions(self) -> None:
+        """Every access and refresh token issued so far stops working (the database does the same on
+        deactivation)."""
+        self.session_epoch += 1
+
+
+@dataclass(frozen=True)
+class UserSession:
+    """What each authenticated request checks about its user: read with one primary-key lookup."""
+
+    is_active: bool
+    session_epoch: int
+
+    def admit(self, token_session_epoch: int | None) -> None:
+        """Refuses an access token of a deactivated user, or one issued before the user's sessions ended."""
+        if not self.is_active:
+            raise AuthenticationError("This account no longer exists or is deactivated", code="ACCOUNT_DISABLED")
+        if token_session_epoch != self.session_epoch:
+            raise AuthenticationError(
+                "This session has ended: the password was changed or the account deactivated; sign in again",
+                code="TOKEN_REVOKED",
+            )
 
 
 @dataclass(frozen=True)
@@ -202,12 +227,30 @@ class RefreshToken:
     expires_at: datetime
     revoked: bool
     created_at: datetime
+    # The user's session epoch when the token was issued: a later password change or deactivation ends it.
+    session_epoch: int = 0
+    revoked_at: datetime | None = None
+    revoked_reason: TokenRevocation | None = None
+    # Set on rotation: the successor, and its raw value sealed under this token (see application.auth), so
+    # that a concurrent use of this token within the grace is answered with the same successor.
+    successor_id: UUID | None = None
+    successor_sealed: str | None = None
 
     def is_usable(self, now: datetime) -> bool:
         return not self.revoked and now < self.expires_at
 
-    def revoked_copy(self) -> RefreshToken:
-        return replace(self, revoked=True)
+    def rotated_within(self, now: datetime, grace: timedelta) -> bool:
+        """Rotated no longer than `grace` ago, with its successor sealed on it."""
+        return (
+            self.revoked_reason == TokenRevocation.ROTATED
+            and self.successor_id is not None
+            and self.successor_sealed is not None
+            and self.revoked_at is not None
+            and now - self.revoked_at <= grace
+        )
+
+    def revoked_copy(self, reason: TokenRevocation, at: datetime) -> RefreshToken:
+        return replace(self, revoked=True, revoked_reason=reason, revoked_at=at)
 
 
 @dataclass

@@ -39,5 +39,16 @@ class AuditEventType(StrEnum):
 PRIVATE_AUDIT_EVENT_TYPES = frozenset({AuditEventType.LOGIN, AuditEventType.PASSWORD_CHANGED})
 
 
+class TokenRevocation(StrEnum):
+    """Why a refresh token stopped working; each reason is answered with its own error code."""
+
+    # Traded for its successor. Coming back within the grace it is answered with that same successor;
+    # later, it means a copy exists and the whole sign-in ends.
+    ROTATED = "ROTATED"
+    # Its sign-in ended because a rotated token of the same family came back after the grace.
+    REUSE_DETECTED = "REUSE_DETECTED"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+
+
 class ReminderType(StrEnum):
     DUE_SOON = "DUE_SOON"

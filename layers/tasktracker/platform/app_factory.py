@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from flask import Flask, Response, send_from_directory
 from flask_smorest import Blueprint
@@ -19,7 +18,7 @@ from .errors import register_error_handlers
 from .logs import configure_logging
 from .metrics import FunctionMetrics
 from .rate_limits import configure_rate_limits, limiter
-from .security import configure_jwt
+from .security import ActiveUserCheck, configure_jwt
 from .smorest import FunctionApi
 
 API_PREFIX = "/api/v1"
@@ -38,13 +37,14 @@ def create_function_app(
     description: str,
     blueprints: Sequence[Blueprint],
     settings: Settings,
-    is_active_user: Callable[[UUID], bool],
+    active_users: ActiveUserCheck,
     docs_prefix: str | None = None,
     metrics_path: str = "/metrics",
 ) -> Flask:
     """`name` is the function (auth, tasks, ...); its documents live under /api/v1/<docs_prefix or name>.
 
-    `metrics_path` serves the app's own Prometheus exposition."""
+    `metrics_path` serves the app's own Prometheus exposition; `active_users` is asked on every signed-in
+    request (see security.configure_jwt)."""
     configure_logging(settings.log_level)
     app = Flask(f"tasktracker.functions.{name}")
     docs_root = f"{API_PREFIX}/{docs_prefix or name}"
@@ -74,7 +74,7 @@ def create_function_app(
     correlation.install(app)
     configure_cors(app, settings.cors_origins)
     register_error_handlers(app)
-    configure_jwt(app, settings.jwt_secret_key, settings.access_token_ttl_seconds, is_active_user)
+    configure_jwt(app, settings.jwt_secret_key, settings.access_token_ttl_seconds, active_users)
     configure_rate_limits(
         app,
         storage_uri=settings.redis_url,

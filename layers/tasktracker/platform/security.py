@@ -20,13 +20,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
+# The user's session epoch when the token was issued; a password change or a deactivation moves the user on.
+SESSION_EPOCH_CLAIM = "session_epoch"
+
+# Checks a token's user and session epoch on every authenticated request; raises AuthenticationError to refuse.
+# tasktracker.application.identity.ActiveUsers is the one implementation.
+ActiveUserCheck = Callable[[UUID, int | None], None]
+
 
 class FlaskJwtAccessTokenIssuer:
     def __init__(self, ttl_seconds: int):
         self.ttl_seconds = ttl_seconds
 
     def issue(self, user: User) -> str:
-        token: str = create_access_token(identity=str(user.id), expires_delta=timedelta(seconds=self.ttl_seconds))
+        token: str = create_access_token(
+            identity=str(user.id),
+            expires_delta=timedelta(seconds=self.ttl_seconds),
+            additional_claims={SESSION_EPOCH_CLAIM: user.session_epoch},
+        )
         return token
 
 
@@ -34,7 +45,7 @@ def _unauthorized(code: str, message: str) -> Response:
     return error_response(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="tasktracker"'})
 
 
-def configure_jwt(app: Flask, secret_key: str, ttl_seconds: int, is_active_user: Callable[[UUID], bool]) -> None:
+def configure_jwt(app: Flask, secret_key: str, ttl_seconds: int, active_users: ActiveUserCheck) -> None:
     app.config.update(
         JWT_SECRET_KEY=secret_key,
         JWT_ALGORITHM="HS256",
@@ -60,11 +71,17 @@ def configure_jwt(app: Flask, secret_key: str, ttl_seconds: int, is_active_user:
 
     @jwt.user_lookup_loader
     def load_user(header: dict[str, Any], payload: dict[str, Any]) -> UUID | None:
+        """The one check of every signed-in request, after the signature and expiry: the user exists, is active,
+        and the token's session epoch is the user's current one. Its AuthenticationError (ACCOUNT_DISABLED,
+        TOKEN_REVOKED) is answered by the error handlers with 401 and the Bearer challenge."""
         try:
             user_id = UUID(str(payload["sub"]))
         except (KeyError, ValueError):
             return None
-        return user_id if is_active_user(user_id) else None
+        epoch = payload.get(SESSION_EPOCH_CLAIM)
+        # Only a whole number counts (JSON true is not 1); a token without one matches no epoch.
+        active_users(user_id, epoch if type(epoch) is int else None)
+        return user_id
 
     @jwt.user_lookup_error_loader
     def unknown_user(header: dict[str, Any], payload: dict[str, Any]) -> Response:

@@ -73,6 +73,14 @@ RATE_LIMIT_HEADERS = {
 }
 
 
+# Why a signed-in operation answers 401, by error code; documented on each of them.
+SIGNED_IN_401_CODES = (
+    "AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued"
+    " before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED"
+)
+SIGNED_IN_401 = f"Not signed in; the code says why: {SIGNED_IN_401_CODES}"
+
+
 class FunctionBlueprint(Blueprint):  # type: ignore[misc]
     """`rate_limited=False` exempts every route of the blueprint from the rate limits; otherwise each
     operation documents the 429 answer the limits give."""
@@ -110,7 +118,7 @@ class FunctionBlueprint(Blueprint):  # type: ignore[misc]
         401 answer, unless the view documents a 401 of its own."""
         documented_statuses = getattr(view, "_apidoc", {}).get("response", {}).get("responses", {})
         if 401 not in documented_statuses:
-            view = self.error(401, "Missing, invalid or expired access token, or a deactivated account")(view)
+            view = self.error(401, SIGNED_IN_401)(view)
         return login_required(self.doc(security=BEARER_SECURITY)(view))
 
 

@@ -17,7 +17,8 @@ export function RegisterPage() {
 
 export function ChangePasswordPage() {
   const logout = useLogout();
-  // The API revokes every session on a password change, so the honest next step is to sign in again.
+  // A password change ends every session at once, this one included: its tokens no longer work, so the next
+  // step is to sign in with the new password.
   return (
     <ChangePasswordForm
       onSuccess={() => {

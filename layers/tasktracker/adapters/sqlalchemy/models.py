@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus
+from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus, TokenRevocation
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -74,6 +74,8 @@ class UserRow(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[datetime] = _timestamp()
     updated_at: Mapped[datetime] = _timestamp()
+    # Bumped by a password change, and by a trigger whenever is_active turns false (migration 0003).
+    session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
 
     __table_args__ = (
         # Emails are stored lower-cased by the domain; the index makes the database enforce it too.
@@ -255,8 +257,15 @@ class RefreshTokenRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     created_at: Mapped[datetime] = _timestamp()
+    session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))
+    successor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # 32 bytes, hex: the successor sealed under this token, which only its holder can open.
+    successor_sealed: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_refresh_tokens_family_id", "family_id"),
         Index("ix_refresh_tokens_user_id", "user_id"),
+        CheckConstraint(_one_of("revoked_reason", TokenRevocation), name="revoked_reason_known"),
     )

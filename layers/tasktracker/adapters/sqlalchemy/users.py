@@ -6,7 +6,7 @@ from uuid import UUID
 
 from sqlalchemy import func, insert, select, update
 
-from tasktracker.domain.entities import User
+from tasktracker.domain.entities import User, UserSession
 
 from .base import SqlRepository
 from .models import UserRow
@@ -21,6 +21,7 @@ def _user(row: UserRow) -> User:
         is_active=row.is_active,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        session_epoch=row.session_epoch,
     )
 
 
@@ -35,12 +36,23 @@ class SqlUserRepository(SqlRepository):
                 is_active=user.is_active,
                 created_at=user.created_at,
                 updated_at=user.updated_at,
+                session_epoch=user.session_epoch,
             )
         )
 
     def get(self, user_id: UUID) -> User | None:
         row = self.session.get(UserRow, user_id)
         return _user(row) if row else None
+
+    def get_for_update(self, user_id: UUID) -> User | None:
+        row = self.session.scalars(select(UserRow).where(UserRow.id == user_id).with_for_update()).first()
+        return _user(row) if row else None
+
+    def get_session(self, user_id: UUID) -> UserSession | None:
+        row = self.session.execute(
+            select(UserRow.is_active, UserRow.session_epoch).where(UserRow.id == user_id)
+        ).one_or_none()
+        return UserSession(is_active=row.is_active, session_epoch=row.session_epoch) if row else None
 
     def get_by_email(self, email: str) -> User | None:
         row = self.session.scalars(select(UserRow).where(func.lower(UserRow.email) == email.lower())).first()
@@ -56,5 +68,6 @@ class SqlUserRepository(SqlRepository):
                 full_name=user.full_name,
                 is_active=user.is_active,
                 updated_at=user.updated_at,
+                session_epoch=user.session_epoch,
             )
         )

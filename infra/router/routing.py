@@ -26,8 +26,9 @@ http {{
     sendfile on;
     keepalive_timeout 65;
 
-    # The same limit as the functions' (max upload + multipart envelope): a larger body is refused here in
-    # full, before it is streamed to a function that would answer early and reset the connection.
+    # The attachments function's limit (max upload + multipart envelope): a larger body is refused here in
+    # full, before it is streamed to a function that would answer early and reset the connection. The other
+    # functions refuse a JSON body past the largest valid one themselves (tasktracker/platform/request_bodies.py).
     client_max_body_size {max_body};
 
 {upstreams}

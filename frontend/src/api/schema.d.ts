@@ -302,6 +302,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -361,6 +370,15 @@ export interface paths {
                 400: components["responses"]["BAD_REQUEST"];
                 /** @description Email or password is incorrect */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -495,6 +513,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -554,6 +581,15 @@ export interface paths {
                 400: components["responses"]["BAD_REQUEST"];
                 /** @description An account with this email already exists */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -932,6 +968,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -1078,6 +1123,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -1209,6 +1263,15 @@ export interface paths {
                 };
                 /** @description The task does not exist */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1470,6 +1533,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -1560,6 +1632,15 @@ export interface paths {
                 };
                 /** @description The task does not exist */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -1893,7 +1893,7 @@ export interface components {
              * @enum {string}
              */
             status?: "TODO" | "IN_PROGRESS" | "DONE" | "BLOCKED";
-            /** @description Tag names; stored trimmed and lower-cased, duplicates dropped, order kept */
+            /** @description Tag names, without commas (the list's `tags` filter separates names with them); stored trimmed and lower-cased, duplicates dropped, order kept */
             tags?: string[] | null;
             title?: string;
         };
@@ -1926,7 +1926,7 @@ export interface components {
              * @enum {string}
              */
             status?: "TODO" | "IN_PROGRESS" | "DONE" | "BLOCKED";
-            /** @description Tag names; stored trimmed and lower-cased, duplicates dropped, order kept */
+            /** @description Tag names, without commas (the list's `tags` filter separates names with them); stored trimmed and lower-cased, duplicates dropped, order kept */
             tags?: string[] | null;
             title: string;
         };

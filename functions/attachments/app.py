@@ -24,7 +24,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings,
         active_users=bootstrap.active_users(settings),
     )
-    # A body announced larger than any allowed upload is refused (413) before a byte of it is read.
+    # Uploads raise the platform's cap (the largest JSON body) to theirs: a body announced larger than any allowed
+    # upload is refused (413) before a byte of it is read. Its JSON bodies keep the JSON cap.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_body_bytes
     app.extensions["attachment_use_cases"] = attachment_use_cases(settings)
     return app

@@ -24,10 +24,18 @@ class TaskWriteSchema(ma.Schema):
     priority = ma.fields.Enum(TaskPriority, metadata={"description": "MEDIUM unless given"})
     due_date = ma.fields.AwareDateTime(allow_none=True, metadata={"description": _AWARE})
     tags = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(max=rules.TAG_MAX_LENGTH)),
+        ma.fields.String(
+            validate=[
+                ma.validate.Length(max=rules.TAG_MAX_LENGTH),
+                ma.validate.Regexp(f"^[^{rules.TAG_FILTER_SEPARATOR}]*$", error=rules.TAG_WITH_A_COMMA),
+            ]
+        ),
         allow_none=True,
         validate=ma.validate.Length(max=rules.TAGS_MAX_PER_TASK),
-        metadata={"description": "Tag names; stored trimmed and lower-cased, duplicates dropped, order kept"},
+        metadata={
+            "description": "Tag names, without commas (the list's `tags` filter separates names with them); "
+            "stored trimmed and lower-cased, duplicates dropped, order kept"
+        },
     )
 
 

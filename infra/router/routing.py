@@ -14,7 +14,10 @@ events {{ worker_connections 1024; }}
 
 http {{
     server_tokens off;
-    access_log {access_log};
+    # nginx's combined format, and the correlation id the functions log too.
+    log_format routed '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                      '"$http_referer" "$http_user_agent" correlation_id=$correlation_id';
+    access_log {access_log} routed;
     error_log {error_log} warn;
     client_body_temp_path {temp_dir}/client_body;
     proxy_temp_path {temp_dir}/proxy;
@@ -26,15 +29,19 @@ http {{
     sendfile on;
     keepalive_timeout 65;
 
-    # The same limit as the functions' (max upload + multipart envelope): a larger body is refused here in
-    # full, before it is streamed to a function that would answer early and reset the connection.
+    # The attachments function's limit (max upload + multipart envelope): a larger body is refused here in
+    # full, before it is streamed to a function that would answer early and reset the connection. The other
+    # functions refuse a JSON body past the largest valid one themselves (tasktracker/platform/request_bodies.py).
     client_max_body_size {max_body};
 
 {upstreams}
 
+    # The caller's X-Correlation-ID only when it is a short token (the functions' rule, CORRELATION_ID_PATTERN),
+    # a new id otherwise: it is written into the router's own JSON errors and handed on to the functions, so
+    # nothing else may reach them, and the router logs the very id the functions use.
     map $http_x_correlation_id $correlation_id {{
-        default $http_x_correlation_id;
-        ""      $request_id;
+        default $request_id;
+        "~{correlation_id_pattern}" $http_x_correlation_id;
     }}
 
     server {{
@@ -89,6 +96,11 @@ http {{
     }}
 }}
 """
+
+
+# The same as tasktracker.platform.correlation's (a test holds them equal): this module runs where only the
+# route table's reader is installed.
+CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
 
 
 _NOT_FOUND_BODY = (
@@ -194,6 +206,7 @@ def render_nginx(
         error_log=error_log,
         mime_types=mime_types,
         extra=extra,
+        correlation_id_pattern=CORRELATION_ID_PATTERN,
         not_found_body=_NOT_FOUND_BODY,
         too_large_body=_TOO_LARGE_BODY,
     )

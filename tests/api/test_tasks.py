@@ -602,6 +602,21 @@ def test_tags_filter_matches_any_of_the_given_tags(api: Api) -> None:
     assert list_tasks(api, ada, tags=[red, blue], owner="me")["total"] == 1
 
 
+def test_a_tag_with_a_comma_is_refused_as_the_filter_could_never_name_it(api: Api) -> None:
+    ada = sign_up(api, "ada")
+    word = unique_word("comma-")
+    for tags in ([f"{word},b"], ["fine", f" {word} , "], [","]):
+        refused = field_errors(api.post(TASKS, token=ada.access_token, json={"title": "x", "tags": tags}))
+        assert "commas" in str(refused["tags"]), refused
+    task = create_task(api, ada, tags=[word])
+    path = f"{TASKS}/{task['id']}"
+    assert "tags" in field_errors(api.put(path, token=ada.access_token, json={"title": "x", "tags": [f"{word},b"]}))
+    assert "tags" in field_errors(api.patch(path, token=ada.access_token, json={"tags": [f"{word},b"]}))
+    assert api.get(path, token=ada.access_token).json()["task"]["tags"] == [word]
+    # Every tag a task can have, the filter can name.
+    assert titles(list_tasks(api, ada, tags=f"{word},{unique_word('none-')}")) == [task["title"]]
+
+
 def test_owner_filters_list_my_tasks_or_someone_elses(api: Api) -> None:
     ada, bob = sign_up(api, "ada"), sign_up(api, "bob")
     tag = unique_word("shared-")

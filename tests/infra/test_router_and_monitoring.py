@@ -16,8 +16,9 @@ import pytest
 import requests
 import yaml
 
-from infra.router.routing import render_nginx, spa_location
+from infra.router.routing import CORRELATION_ID_PATTERN, render_nginx, spa_location
 from local.services import free_port, wait_for_port
+from tasktracker.platform import correlation
 from tasktracker.routes import load_routes
 from tests.infra.tooling import ROOT, ROUTER_DOCKERFILE, function_names, require_tool
 
@@ -110,6 +111,13 @@ def test_the_compose_router_config_passes_nginx_t(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
+
+
+def test_the_router_keeps_a_correlation_id_by_the_functions_rule() -> None:
+    """One rule for both: an id the router hands on is one the functions keep, and the other way round."""
+    assert CORRELATION_ID_PATTERN == correlation.PATTERN
+    assert f'"~{correlation.PATTERN}" $http_x_correlation_id;' in _compose_router_config()
+    assert "proxy_set_header X-Correlation-ID $correlation_id;" in _compose_router_config()
 
 
 def test_the_prometheus_config_passes_promtool() -> None:

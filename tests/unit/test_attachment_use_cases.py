@@ -166,6 +166,17 @@ def test_a_missing_filename_becomes_file(attachments: AttachmentUseCases, alice:
         ("png", DEFAULT_CONTENT_TYPE),
         ("text/html\r\nSet-Cookie: a=b", DEFAULT_CONTENT_TYPE),
         ("application/" + "x" * 300, DEFAULT_CONTENT_TYPE),
+        (" application/vnd.ms-excel ", "application/vnd.ms-excel"),
+        ("application/ld+json", "application/ld+json"),
+        ("text/pl\x00ain", DEFAULT_CONTENT_TYPE),
+        ("text/\x01plain", DEFAULT_CONTENT_TYPE),
+        ("text/plain\x1f", DEFAULT_CONTENT_TYPE),
+        ("text/pl\x7fain", DEFAULT_CONTENT_TYPE),
+        ("image/p\u00e9ng", DEFAULT_CONTENT_TYPE),
+        ("image/\u212aoala", DEFAULT_CONTENT_TYPE),  # the Kelvin sign lower-cases into an ASCII k
+        ("text/(plain)", DEFAULT_CONTENT_TYPE),
+        ("text//plain", DEFAULT_CONTENT_TYPE),
+        ("/plain", DEFAULT_CONTENT_TYPE),
     ],
 )
 def test_an_unusable_content_type_falls_back_to_octet_stream(raw: str | None, expected: str) -> None:

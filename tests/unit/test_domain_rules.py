@@ -79,6 +79,14 @@ def test_duplicates_do_not_count_towards_the_tag_limit() -> None:
     assert len(rules.normalize_tags(names)) == 20
 
 
+@pytest.mark.parametrize("name", ["a,b", ",", " trailing, ", "x" * 49 + ","])
+def test_a_tag_with_a_comma_is_rejected_as_the_filter_could_never_name_it(name: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        rules.normalize_tags(["fine", name])
+    assert field_errors(error)["tags"] == ["Tag names cannot contain commas."]
+    assert rules.tag_problem(rules.clean_tag(name)) == "Tag names cannot contain commas."
+
+
 def test_tag_of_50_characters_is_accepted_and_51_is_rejected() -> None:
     assert rules.normalize_tags(["x" * 50]) == ["x" * 50]
     with pytest.raises(ValidationError) as error:

@@ -9,6 +9,7 @@ import pytest
 
 from tasktracker.application.ports import SortKey
 from tasktracker.application.queries import TASK_SORT_FIELDS
+from tasktracker.domain import rules
 from tasktracker.domain.enums import TaskPriority, TaskStatus
 from tasktracker.domain.errors import ValidationError
 from tasktracker.platform.paging import PageQuerySchema
@@ -83,6 +84,11 @@ def test_an_unknown_enum_value_is_refused_naming_the_parameter_and_the_allowed_v
 
 def test_tag_names_are_cleaned_like_task_tags() -> None:
     assert load(tags="Backend, URGENT,backend,  big   deal ")["tags"] == ("backend", "urgent", "big deal")
+
+
+@pytest.mark.parametrize("name", ["Big Deal", "c++", "a;b", "x" * 50])
+def test_every_name_a_task_may_carry_comes_through_the_split_whole(name: str) -> None:
+    assert load(tags=name)["tags"] == (rules.normalize_tag(name),)
 
 
 def test_a_tag_name_too_long_is_refused() -> None:

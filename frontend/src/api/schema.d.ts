@@ -306,6 +306,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -365,6 +374,15 @@ export interface paths {
                 400: components["responses"]["BAD_REQUEST"];
                 /** @description Email or password is incorrect */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -503,6 +521,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -562,6 +589,15 @@ export interface paths {
                 400: components["responses"]["BAD_REQUEST"];
                 /** @description An account with this email already exists */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -940,6 +976,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -1095,6 +1140,15 @@ export interface paths {
                 };
                 /** @description If-Match names no current version of the task: it changed since it was loaded, and nothing was done */
                 412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1260,6 +1314,15 @@ export interface paths {
                 };
                 /** @description If-Match names no current version of the task: it changed since it was loaded, and nothing was done */
                 412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1521,6 +1584,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests: the rate limit of the user, or of the address when signed out */
                 429: {
                     headers: {
@@ -1611,6 +1683,15 @@ export interface paths {
                 };
                 /** @description The task does not exist */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1863,7 +1944,7 @@ export interface components {
              * @enum {string}
              */
             status?: "TODO" | "IN_PROGRESS" | "DONE" | "BLOCKED";
-            /** @description Tag names; stored trimmed and lower-cased, duplicates dropped, order kept */
+            /** @description Tag names, without commas (the list's `tags` filter separates names with them); stored trimmed and lower-cased, duplicates dropped, order kept */
             tags?: string[] | null;
             title?: string;
         };
@@ -1896,7 +1977,7 @@ export interface components {
              * @enum {string}
              */
             status?: "TODO" | "IN_PROGRESS" | "DONE" | "BLOCKED";
-            /** @description Tag names; stored trimmed and lower-cased, duplicates dropped, order kept */
+            /** @description Tag names, without commas (the list's `tags` filter separates names with them); stored trimmed and lower-cased, duplicates dropped, order kept */
             tags?: string[] | null;
             title: string;
         };

@@ -8,6 +8,7 @@ is marked kept only inside the transaction that writes its row, just before the 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import BinaryIO
 from uuid import UUID
@@ -51,11 +52,18 @@ def storage_key(task_id: UUID, attachment_id: UUID) -> str:
     return f"tasks/{task_id}/{attachment_id}"
 
 
+# A media type as HTTP spells one (RFC 9110 8.3.1): two tokens of visible ASCII, no separators, around a slash.
+_MEDIA_TYPE = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+/[a-z0-9!#$%&'*+.^_`|~-]+")
+
+
 def clean_content_type(content_type: str | None) -> str:
-    value = (content_type or "").split(";")[0].strip().lower()
-    if not value or "/" not in value or len(value) > 255 or any(ch.isspace() for ch in value):
+    """The media type without its parameters, lower-cased; anything that is not one (control characters, NUL,
+    spaces, non-ASCII, over 255 characters) is stored and served as application/octet-stream instead."""
+    value = (content_type or "").split(";")[0].strip(" \t")
+    # Lower-cased only once known to be ASCII: a few other letters lower-case into it (the Kelvin sign into k).
+    if len(value) > 255 or not value.isascii() or not _MEDIA_TYPE.fullmatch(value.lower()):
         return DEFAULT_CONTENT_TYPE
-    return value
+    return value.lower()
 
 
 @dataclass

@@ -22,6 +22,10 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 FILENAME_MAX_LENGTH = 255
 
+# The tasks filter takes tag names separated by commas, so a name with one could never be asked for.
+TAG_FILTER_SEPARATOR = ","
+TAG_WITH_A_COMMA = "Tag names cannot contain commas."
+
 Choice = TypeVar("Choice", bound=StrEnum)
 
 # Deliberately simple: one @, something on each side, a dot in the domain, no spaces.
@@ -78,6 +82,8 @@ def tag_problem(cleaned: str) -> str | None:
     """Why a cleaned name cannot be a tag's, or None if it can."""
     if not cleaned:
         return "Tag names cannot be empty."
+    if TAG_FILTER_SEPARATOR in cleaned:
+        return TAG_WITH_A_COMMA
     if len(cleaned) > TAG_MAX_LENGTH:
         return f"Tag names must be at most {TAG_MAX_LENGTH} characters."
     return None

@@ -18,6 +18,7 @@ from .errors import register_error_handlers
 from .logs import configure_logging
 from .metrics import FunctionMetrics
 from .rate_limits import configure_rate_limits, limiter
+from .request_bodies import MAX_JSON_BODY_BYTES
 from .security import ActiveUserCheck, configure_jwt
 from .smorest import FunctionApi
 
@@ -64,7 +65,9 @@ def create_function_app(
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-        MAX_CONTENT_LENGTH=None,
+        # A function that takes no files reads nothing larger than the largest valid JSON body (413 past it);
+        # one that takes uploads raises this to its own limit.
+        MAX_CONTENT_LENGTH=MAX_JSON_BODY_BYTES,
         JSON_SORT_KEYS=False,
         SETTINGS=settings,
     )

@@ -84,7 +84,8 @@ class EnumValues(SeparatedValues, Generic[E]):
 
 
 class TagNames(SeparatedValues):
-    """Tag names cleaned as a task's tags are (trimmed, lower-cased), each once, in the order given."""
+    """Tag names cleaned as a task's tags are (trimmed, lower-cased), each once, in the order given, and held to
+    the same rules (rules.tag_problem). The split at commas loses no tag: a tag name cannot hold one."""
 
     def parse(self, values: list[str]) -> tuple[str, ...] | Refusal:
         names = tuple(dict.fromkeys(rules.clean_tag(value) for value in values))

@@ -1,4 +1,5 @@
-"""flask-smorest, adjusted once for the whole project: 400 for invalid input and the spec's error schema."""
+"""flask-smorest, adjusted once for the whole project: 400 for invalid input, the spec's error schema, and JSON
+bodies held to the limits of platform/request_bodies.py."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
+from flask import Request, Response
 from flask_smorest import Api, Blueprint
-from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import HTTPException
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from tasktracker.domain.errors import PayloadTooLargeError
 
 from .errors import handle_http_exception
 from .rate_limits import limiter
+from .request_bodies import MAX_JSON_BODY_BYTES, MAX_JSON_DEPTH, nested_deeper_than
 from .security import BEARER_SECURITY, login_required
 
 
@@ -34,8 +39,36 @@ def _unstorable_text(value: Any) -> bool:
     return False
 
 
+def body_too_large() -> PayloadTooLargeError:
+    return PayloadTooLargeError("The request body is larger than allowed", details={"max_bytes": MAX_JSON_BODY_BYTES})
+
+
 class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req: Request) -> Any:
+        """The body as JSON, held to the limits of platform/request_bodies.py: read only up to the largest
+        valid body (413 past it), and refused (400) when it nests deeper than any valid one."""
+        if not is_json_request(req):
+            return core.missing
+        # The same cap whatever the function's own limit (far larger where it takes uploads); it takes effect
+        # because nothing has opened the body yet. One byte over it, so that a body sent in chunks, without a
+        # Content-Length, is seen to pass it: werkzeug stops reading such a stream at the limit without a word.
+        req.max_content_length = MAX_JSON_BODY_BYTES + 1
+        try:
+            raw = req.get_data(cache=True)
+        except RequestEntityTooLarge:
+            raise body_too_large() from None
+        if len(raw) > MAX_JSON_BODY_BYTES:
+            raise body_too_large()
+        try:
+            value = core.parse_json(raw)
+            if not nested_deeper_than(value, MAX_JSON_DEPTH):
+                return value
+        except RecursionError:
+            # Thousands of levels: the decoder itself gave up.
+            pass
+        abort(400, messages={"json": [f"Arrays and objects may nest at most {MAX_JSON_DEPTH} levels deep."]})
 
     def pre_load(self, location_data: Mapping[str, Any], *, schema: ma.Schema, req: Any, location: str) -> Any:
         if isinstance(location_data, Mapping):
@@ -106,6 +139,19 @@ class FunctionBlueprint(Blueprint):  # type: ignore[misc]
                     description="Too many requests: the rate limit of the user, or of the address when signed out",
                 )(view)
             return register(view)
+
+        return decorator
+
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+        """As flask-smorest's; an operation that reads a JSON body also documents the 413 of one too large."""
+        parse: Callable[[Callable[..., Any]], Any] = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return parse
+
+        def decorator(view: Callable[..., Any]) -> Any:
+            return self.error(
+                413, f"The body is larger than any valid one (over {MAX_JSON_BODY_BYTES} bytes; details.max_bytes)"
+            )(parse(view))
 
         return decorator
 

@@ -36,8 +36,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
   pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
   if [ "$POSTGRES_DB" != postgres ]; then
-    psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-      --set db="$POSTGRES_DB" -c 'CREATE DATABASE :"db"' >/dev/null
+    # From standard input: psql interpolates :"db" there (quoted as an identifier), not in -c.
+    echo 'CREATE DATABASE :"db"' | psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+      --set db="$POSTGRES_DB" >/dev/null
   fi
   for script in /docker-entrypoint-initdb.d/*; do
     case "$script" in

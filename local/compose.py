@@ -423,7 +423,8 @@ def main(argv: list[str]) -> int:
         say(f"the stack answers at http://localhost:{port}/ (the SPA) and http://localhost:{port}/api/v1/")
     elif command == "down":
         stack.down(volumes="--volumes" in options)
-        if stack.engine.is_podman and "--keep-service" not in options and not stack.containers():
+        # The API socket this started goes once no container of any project runs.
+        if stack.engine.is_podman and not stack.engine.output("ps", "--quiet").strip():
             stop_podman_service()
     elif command == "status":
         print("\n".join(stack.status()))

@@ -58,6 +58,9 @@ HOST_PROCESS_TESTS = [
     "tests/api/test_lambda_handlers.py",
     "tests/api/test_ops.py",
 ]
+HOST_PROCESS_TEST_IDS = [
+    "tests/api/test_attachments.py::test_while_s3_is_down_nothing_is_recorded_or_lost_and_the_answer_is_503",
+]
 
 
 def stack() -> Stack:
@@ -82,6 +85,7 @@ def main(argv: list[str]) -> int:
         compose.up()
         say(f"compose-test: stack healthy {time.monotonic() - started:.0f} s after start (images included)")
         deselected = [f"--ignore={path}" for path in HOST_PROCESS_TESTS]
+        deselected += [f"--deselect={test}" for test in HOST_PROCESS_TEST_IDS]
         status = pytest("tests/api", *deselected, "-p", "no:cacheprovider", *argv)
         status = pytest("tests/compose", "-p", "no:cacheprovider", *argv) or status
     finally:

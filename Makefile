@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 
 SYSTEM_PACKAGES := $(PYTHON) -m local.system_packages
 
-.PHONY: help venv up test system-packages lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi harden bench
+.PHONY: help venv up test compose-up compose-down compose-test system-packages lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi harden bench
 
 help:
 	@echo "make up      start everything (embedded PostgreSQL, Redis, S3) at http://localhost:8000"
@@ -19,6 +19,9 @@ help:
 	@echo "make seed       demo users, tasks and attachments in a running make up"
 	@echo "make reminders  one reminder pass now (against make up's database unless DATABASE_URL is set)"
 	@echo "make bench      the benchmarks (a few minutes): a table of figures against floors, and a JSON file"
+	@echo "make compose-up     every image built and docker-compose.yml running (Docker, or podman), healthy"
+	@echo "make compose-down   its containers and networks removed (VOLUMES=1: its named volumes too)"
+	@echo "make compose-test   the API suite through the router container, restarts, volumes, reminders, dev reload"
 
 $(VENV)/.installed: requirements-dev.txt layers/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +96,21 @@ seed: venv
 	S3_ENDPOINT_URL="$${S3_ENDPOINT_URL:-http://127.0.0.1:$${LOCAL_S3_PORT:-9000}}" \
 	AWS_ACCESS_KEY_ID="$${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="$${AWS_SECRET_ACCESS_KEY:-testing}" \
 	$(PY) -m local.seed
+
+# The product in containers from docker-compose.yml, S3 as its moto profile: Docker where its daemon answers,
+# podman otherwise (installed from Debian as root; images that cannot be pulled are stood in for, see
+# infra/docker/standins/). ROUTER_PORT moves the router off :8000.
+compose-up: venv
+	@$(SYSTEM_PACKAGES) compose
+	$(PY) -m local.compose up
+
+compose-down: venv
+	$(PY) -m local.compose down $(if $(filter 1,$(VOLUMES)),--volumes)
+
+# Its own project (tasktracker-test) on other ports, removed with its volumes at the end.
+compose-test: venv
+	@$(SYSTEM_PACKAGES) compose
+	$(PY) -m tests.compose.run $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

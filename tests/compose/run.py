@@ -1,0 +1,99 @@
+"""`make compose-test`: the compose stack under its own project name and ports, then the API suite through its
+router and the checks of what only containers do (tests/compose), then the project removed with its volumes.
+
+    python -m tests.compose.run [PYTEST_ARGS...]
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from local.compose import Stack
+from local.containers import ROOT, detect_engine, say
+from local.stack import TEST_JWT_SECRET
+
+PROJECT = os.environ.get("COMPOSE_TEST_PROJECT", "tasktracker-test")
+ROUTER_PORT = os.environ.get("COMPOSE_TEST_ROUTER_PORT", "18000")
+ROUTER_DEV_PORT = os.environ.get("COMPOSE_TEST_ROUTER_DEV_PORT", "18010")
+POSTGRES_PORT = os.environ.get("COMPOSE_TEST_POSTGRES_PORT", "15432")
+REDIS_PORT = os.environ.get("COMPOSE_TEST_REDIS_PORT", "16379")
+MOTO_PORT = os.environ.get("COMPOSE_TEST_MOTO_PORT", "15000")
+PROMETHEUS_PORT = os.environ.get("COMPOSE_TEST_PROMETHEUS_PORT", "19090")
+# The stack as the API suite's own fixtures expect it (tests/support/stack.py's function_environment), and
+# reminders every few seconds.
+STACK_ENVIRONMENT = {
+    "APP_ENV": "test",
+    "JWT_SECRET_KEY": TEST_JWT_SECRET,
+    "S3_BUCKET": "tasktracker-test",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "RATE_LIMIT_DEFAULT": "100/minute",
+    "RATE_LIMIT_LOGIN": "10/minute",
+    "REMINDER_INTERVAL_SECONDS": "5",
+    "ROUTER_PORT": ROUTER_PORT,
+    "ROUTER_DEV_PORT": ROUTER_DEV_PORT,
+    "MOTO_PORT": MOTO_PORT,
+    "PROMETHEUS_PORT": PROMETHEUS_PORT,
+    "GRAFANA_PORT": os.environ.get("COMPOSE_TEST_GRAFANA_PORT", "13001"),
+    "TEST_POSTGRES_PORT": POSTGRES_PORT,
+    "TEST_REDIS_PORT": REDIS_PORT,
+    "S3_ENDPOINT_URL": "http://moto:5000",
+    "S3_PUBLIC_ENDPOINT_URL": f"http://localhost:{MOTO_PORT}",
+}
+# What the test processes are told: the stack to go through and the stores behind it.
+SUITE_ENVIRONMENT = {
+    "API_BASE_URL": f"http://127.0.0.1:{ROUTER_PORT}",
+    "TEST_DATABASE_URL": f"postgresql://tasktracker:tasktracker@127.0.0.1:{POSTGRES_PORT}/tasktracker",
+    "TEST_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
+    "TEST_S3_ENDPOINT_URL": f"http://127.0.0.1:{MOTO_PORT}",
+    "COMPOSE_TEST_PROJECT": PROJECT,
+}
+# API tests that start functions of their own on the host (a second ops, a stack without S3, Lambda handlers
+# in process) or read the host stack's files: they test the code, not the containers, and run in `make test`.
+HOST_PROCESS_TESTS = [
+    "tests/api/test_lambda_handlers.py",
+    "tests/api/test_ops.py",
+]
+HOST_PROCESS_TEST_IDS = [
+    "tests/api/test_attachments.py::test_while_s3_is_down_nothing_is_recorded_or_lost_and_the_answer_is_503",
+]
+
+
+def stack() -> Stack:
+    return Stack(
+        engine=detect_engine(),
+        project=PROJECT,
+        extra_files=[ROOT / "tests" / "compose" / "docker-compose.test.yml"],
+        overrides=STACK_ENVIRONMENT,
+    )
+
+
+def pytest(*arguments: str) -> int:
+    env = {**os.environ, **SUITE_ENVIRONMENT}
+    return subprocess.run([sys.executable, "-m", "pytest", *arguments], cwd=ROOT, env=env, check=False).returncode
+
+
+def main(argv: list[str]) -> int:
+    compose = stack()
+    compose.down(volumes=True)
+    started = time.monotonic()
+    try:
+        compose.up()
+        say(f"compose-test: stack healthy {time.monotonic() - started:.0f} s after start (images included)")
+        deselected = [f"--ignore={path}" for path in HOST_PROCESS_TESTS]
+        deselected += [f"--deselect={test}" for test in HOST_PROCESS_TEST_IDS]
+        status = pytest("tests/api", *deselected, "-p", "no:cacheprovider", *argv)
+        status = pytest("tests/compose", "-p", "no:cacheprovider", *argv) or status
+    finally:
+        if os.environ.get("COMPOSE_TEST_KEEP") != "1":
+            compose.down(volumes=True)
+    say(f"compose-test: {'passed' if status == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

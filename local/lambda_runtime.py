@@ -26,6 +26,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 from urllib.request import Request, urlopen
 
+import yaml
+
 from local.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +45,57 @@ _TEMPLATE_RUNTIME = re.compile(r"^\s+Runtime:\s*python(?P<version>3\.\d+)\s*$", 
 
 class EmulatorError(RuntimeError):
     pass
+
+
+class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """Reads !Ref, !Sub and the other short-form intrinsics as plain values."""
+
+
+_CloudFormationLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    template: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - safe loader
+    return template
+
+
+def template_variables(function: str, template: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The environment the template gives `function` (auth, tasks, ...): the Globals' variables, then its own."""
+    template = template or load_template()
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource in template["Resources"].values():
+        properties = resource["Properties"]
+        if resource["Type"] == "AWS::Serverless::Function" and properties["Handler"].split(".")[1] == function:
+            variables.update(properties.get("Environment", {}).get("Variables", {}))
+    return variables
+
+
+# What local services need on top of the template's variables: the S3 endpoint and credentials of moto, and
+# the rate limits of a test or bench run (the template leaves those at their defaults).
+LOCAL_ONLY_VARIABLES = (
+    "S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "RATE_LIMIT_DEFAULT",
+    "RATE_LIMIT_LOGIN",
+    "ACCESS_TOKEN_TTL_SECONDS",
+    "MAX_UPLOAD_BYTES",
+)
+# On AWS ops finds its peers by function name (FUNCTION_NAMES); locally by their emulators' Invoke API.
+AWS_ONLY_VARIABLES = ("FUNCTION_NAMES",)
+
+
+def lambda_environment(function: str, values: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """The template's variables for `function` with local values, and nothing else of this process's
+    environment (a Lambda environment has only what its configuration gives it)."""
+    env = {}
+    for name, value in template_variables(function).items():
+        if name not in AWS_ONLY_VARIABLES:
+            env[name] = values[name] if name in values else str(value)
+    env.update({name: values[name] for name in LOCAL_ONLY_VARIABLES if name in values})
+    env.update(extra)
+    return env
 
 
 def template_python_version(template: Path = TEMPLATE) -> str:

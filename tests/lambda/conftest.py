@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -22,54 +21,15 @@ from local.lambda_runtime import (
     function_emulator,
     function_folders,
     http_event,
+    lambda_environment,
     template_python_version,
 )
 from local.services import LocalServices
-from tests.support.lambda_api import LambdaApi, load_template
-
-# What the test services need on top of the template's variables: the S3 endpoint and credentials of moto,
-# and test rate limits (the template leaves those at their defaults).
-TEST_ONLY_VARIABLES = (
-    "S3_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_DEFAULT_REGION",
-    "RATE_LIMIT_DEFAULT",
-    "RATE_LIMIT_LOGIN",
-)
-# On AWS ops finds its peers by function name (FUNCTION_NAMES); here by their emulators' Invoke API.
-LAMBDA_ONLY_VARIABLES = ("FUNCTION_NAMES",)
-
+from tests.support.lambda_api import LambdaApi
 
 # These tests run on the template's Python (`make lambda-test`); the containers' Python runs the rest.
 ON_LAMBDA_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}" == template_python_version()
 collect_ignore_glob = [] if ON_LAMBDA_PYTHON else ["test_*.py"]
-
-
-def template_variables(function: str) -> dict[str, Any]:
-    """The environment the template gives `function`: the Globals' variables, then its own."""
-    template = load_template()
-    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
-    for resource in template["Resources"].values():
-        if (
-            resource["Type"] == "AWS::Serverless::Function"
-            and resource["Properties"]["Handler"].split(".")[1] == function
-        ):
-            variables.update(resource["Properties"].get("Environment", {}).get("Variables", {}))
-    return variables
-
-
-def lambda_environment(function: str, values: dict[str, str], **extra: str) -> dict[str, str]:
-    """The template's variables for `function` with the test services' values, and nothing else of this
-    process's environment (a Lambda environment has only what its configuration gives it)."""
-    env = {}
-    for name, value in template_variables(function).items():
-        if name in LAMBDA_ONLY_VARIABLES:
-            continue
-        env[name] = values[name] if name in values else str(value)
-    env.update({name: values[name] for name in TEST_ONLY_VARIABLES if name in values})
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -128,6 +88,8 @@ def emulators(
             answer = emulator.invoke(http_event("GET", "/health/live")).result
             if answer.get("statusCode") != 200:
                 raise EmulatorError(f"{emulator.name} answered {answer}:\n{emulator.logs()[-3000:]}")
+        # Ops's probes load their clients (boto3 for S3) on their first check: once here, not inside a test's.
+        running["ops"].invoke(http_event("GET", "/api/v1/health/ready"))
         yield running
     finally:
         for emulator in running.values():

@@ -16,14 +16,20 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from local.lambda_runtime import Emulator, http_event, response_body, template_python_version
+from local.lambda_runtime import (
+    LOCAL_ONLY_VARIABLES,
+    Emulator,
+    http_event,
+    lambda_environment,
+    response_body,
+    template_python_version,
+    template_variables,
+)
 from tasktracker.routes import load_routes, route_for
 from tests.api.test_attachments import create_task, upload
 from tests.support.api import assert_error, sign_up
 from tests.support.lambda_api import LambdaApi, gateway_routes, select_route
 from tests.support.stack import ROOT
-
-from .conftest import TEST_ONLY_VARIABLES, template_variables
 
 EVENTS = ROOT / "tests" / "fixtures" / "aws-events"
 
@@ -47,7 +53,7 @@ def test_every_template_variable_is_a_setting_the_functions_read() -> None:
     for function in (route.name for route in load_routes()):
         for name in template_variables(function):
             assert f'"{name}"' in sources, f"{function}: the template sets {name}, which nothing reads"
-    assert not set(TEST_ONLY_VARIABLES) & set(template_variables("tasks"))
+    assert not set(LOCAL_ONLY_VARIABLES) & set(template_variables("tasks"))
 
 
 @pytest.mark.parametrize(
@@ -183,8 +189,6 @@ def test_ops_reports_a_peer_that_does_not_answer_as_down(
 ) -> None:
     from local.lambda_runtime import function_emulator
     from local.services import free_port
-
-    from .conftest import lambda_environment
 
     silent = f"http://127.0.0.1:{free_port()}"
     urls = f"tasks={emulators['tasks'].invoke_url},audit={silent}"

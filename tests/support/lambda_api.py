@@ -10,33 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import yaml
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from local.lambda_runtime import TEMPLATE, Emulator, http_event, response_body
+from local.lambda_runtime import Emulator, http_event, load_template, response_body
 from tests.support.api import Api
 
 GATEWAY_URL = "https://api.example.com"
-
-
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads !Ref, !Sub and the other short-form intrinsics as plain values."""
-
-
-_CloudFormationLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-@cache
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    template: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)
-    return template
 
 
 @dataclass(frozen=True)

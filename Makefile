@@ -68,9 +68,9 @@ harden: venv system-packages
 	HARDEN=long $(PY) -m pytest tests/hardening $(PYTEST_ARGS)
 
 # Figures, not tests (bench/README.md): seeds its own database, loads the real stack with wrk, prints a table.
-bench: venv
+bench: venv lambda-build
 	@$(SYSTEM_PACKAGES) bench
-	$(PY) -m bench
+	LAMBDA_PYTHON="$$($(LAMBDA_VENV)/bin/python -c 'import sys; print(sys._base_executable)')" $(PY) -m bench
 
 unit: venv
 	$(PY) -m pytest tests/unit -q

@@ -9,7 +9,8 @@ export PYTHONPATH := $(CURDIR)
 
 SYSTEM_PACKAGES := $(PYTHON) -m local.system_packages
 
-.PHONY: help venv up test compose-up compose-down compose-test system-packages lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi harden bench
+.PHONY: help venv up test compose-up compose-down compose-test system-packages lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi harden bench \
+	lambda-python lambda-build lambda-test
 
 help:
 	@echo "make up      start everything (embedded PostgreSQL, Redis, S3) at http://localhost:8000"
@@ -22,6 +23,7 @@ help:
 	@echo "make compose-up     every image built and docker-compose.yml running (Docker, or podman), healthy"
 	@echo "make compose-down   its containers and networks removed (VOLUMES=1: its named volumes too)"
 	@echo "make compose-test   the API suite through the router container, restarts, volumes, reminders, dev reload"
+	@echo "make lambda-test sam build, then every built function under the Lambda emulator on the template's Python"
 
 $(VENV)/.installed: requirements-dev.txt layers/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,9 +71,9 @@ harden: venv system-packages
 	HARDEN=long $(PY) -m pytest tests/hardening $(PYTEST_ARGS)
 
 # Figures, not tests (bench/README.md): seeds its own database, loads the real stack with wrk, prints a table.
-bench: venv
+bench: venv lambda-build
 	@$(SYSTEM_PACKAGES) bench
-	$(PY) -m bench
+	LAMBDA_PYTHON="$$($(LAMBDA_VENV)/bin/python -c 'import sys; print(sys._base_executable)')" $(PY) -m bench
 
 unit: venv
 	$(PY) -m pytest tests/unit -q
@@ -111,6 +113,45 @@ compose-down: venv
 compose-test: venv
 	@$(SYSTEM_PACKAGES) compose
 	$(PY) -m tests.compose.run $(PYTEST_ARGS)
+
+# The Lambda path: `sam build` of infra/aws/template.yaml without a container, then the built functions under
+# the AWS Lambda Runtime Interface Emulator (shipped in the aws-sam-cli wheel), on the template's Python, with
+# the unit tests on that Python too (tests/lambda/conftest.py). Needs python<runtime> on PATH (pyenv works).
+LAMBDA_PY_VERSION := $(shell sed -n 's/^ *Runtime: *python\(3\.[0-9]*\) *$$/\1/p' infra/aws/template.yaml | head -1)
+LAMBDA_PYTHON ?= $(shell command -v python$(LAMBDA_PY_VERSION))
+SAM_VENV := .local/venv-sam
+LAMBDA_VENV := .local/venv-lambda
+LAMBDA_BUILD := .local/aws-sam
+
+lambda-python:
+	@test -n "$(LAMBDA_PYTHON)" || { echo "make lambda-test needs python$(LAMBDA_PY_VERSION), the template's Lambda runtime, on PATH (pyenv install $(LAMBDA_PY_VERSION))"; exit 1; }
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli
+	touch $@
+
+# The tests' own virtualenv on the template's Python, and awslambdaric alone in .local/lambda-runtime (what
+# Lambda's /var/runtime holds): a function sees only its built folder, the layer and that.
+$(LAMBDA_VENV)/.installed: requirements-dev.txt layers/pyproject.toml | lambda-python
+	$(LAMBDA_PYTHON) -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/pip install -q -r requirements-dev.txt
+	rm -rf .local/lambda-runtime
+	$(LAMBDA_VENV)/bin/pip install -q --target .local/lambda-runtime awslambdaric
+	touch $@
+
+# sam finds python<runtime> on PATH: the interpreter's own directory goes first (a pyenv shim would do, slowly).
+# It runs inside .local/aws-sam, where it keeps its dependency cache (.aws-sam/deps) too.
+lambda-build: venv $(SAM_VENV)/.installed $(LAMBDA_VENV)/.installed
+	$(PY) -m infra.aws.bundle
+	mkdir -p $(LAMBDA_BUILD)
+	cd $(LAMBDA_BUILD) && PATH="$$($(CURDIR)/$(LAMBDA_VENV)/bin/python -c 'import os, sys; print(os.path.dirname(sys._base_executable))'):$$PATH" \
+		SAM_CLI_TELEMETRY=0 $(CURDIR)/$(SAM_VENV)/bin/sam build -t $(CURDIR)/infra/aws/template.yaml \
+		--build-dir build --cache-dir cache --cached --parallel
+
+lambda-test: lambda-build
+	$(LAMBDA_VENV)/bin/python -m pytest tests/unit -q
+	$(LAMBDA_VENV)/bin/python -m pytest tests/lambda $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

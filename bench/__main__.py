@@ -3,7 +3,7 @@
 Every figure is set against a floor measured in the same run (absolute times on a shared machine drift).
 Settings (environment): BENCH_SECONDS per load point (5), BENCH_SIZES for the growth steps
 (10000,100000,1000000), BENCH_ATTACHMENT_MB for the attachment sizes (256,1024), BENCH_PARTS to run only some
-parts (list,writes,attachments,coldstart,reminders; growth is part of list), BENCH_PROFILE=1 to record a py-spy
+parts (list,writes,attachments,coldstart,reminders,lambda; growth is part of list), BENCH_PROFILE=1 to record a py-spy
 profile of the tasks function under the default list's load, DATABASE_URL to use another PostgreSQL server,
 BENCH_KEEP_DATABASE=1 to keep the seeded database afterwards.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import requests
 
-from bench import attachments, coldstart, seed
+from bench import attachments, coldstart, lambda_coldstart, seed
 from bench.load import Point, pgbench, require_wrk, wrk
 from bench.queries import (
     COUNTERS_COUNT,
@@ -43,7 +43,7 @@ RESULTS = BENCH / "results" / "latest.json"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
 ATTACHMENT_MB = [int(mb) for mb in os.environ.get("BENCH_ATTACHMENT_MB", "256,1024").split(",")]
-PARTS = set(os.environ.get("BENCH_PARTS", "list,writes,attachments,coldstart,reminders").split(","))
+PARTS = set(os.environ.get("BENCH_PARTS", "list,writes,attachments,coldstart,reminders,lambda").split(","))
 CONCURRENCIES = (1, 8, 32)
 GROWTH_CONCURRENCY = 8
 
@@ -266,6 +266,25 @@ def cold_starts(report: Report, env: dict[str, str]) -> None:
         )
 
 
+def lambda_cold_starts(report: Report, stack: RunningStack, env: dict[str, str], token: str) -> None:
+    """The built functions (make lambda-build) in fresh emulated Lambda environments against a bare function."""
+    task = requests.post(
+        f"{stack.base_url}/api/v1/tasks",
+        json={"title": "Cold"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    task.raise_for_status()
+    figures = lambda_coldstart.measure_all(env, token, task.json()["id"], BENCH / "results" / "lambda-logs")
+    say(lambda_coldstart.table(figures))
+    report.details["lambda_cold_start"] = {name: vars(figure) for name, figure in figures.items()}
+    bare = figures.pop(lambda_coldstart.BARE)
+    for name, figure in figures.items():
+        report.add(Figure(f"7 lambda cold start {name}", "first answer", figure.first_ms, "ms", bare.first_ms,
+                          "bare Flask+apig-wsgi", "<= 2 x", figure.first_ms <= 2 * bare.first_ms,
+                          note=f"INIT {figure.init_ms} ms, warm {figure.warm_ms:.1f} ms"))  # fmt: skip
+
+
 def reminders(report: Report, services: Services) -> None:
     tasks, due = SIZES[-1], SIZES[-1] // 10
     env = {**os.environ, "DATABASE_URL": services.server_url}
@@ -311,6 +330,8 @@ def main() -> None:
                 run_part(report, "2 writes", lambda: writes(report, services, stack, bare.base_url, token, email))
             if "attachments" in PARTS:
                 run_part(report, "4 attachments", lambda: attachment_transfers(report, services, stack, token))
+            if "lambda" in PARTS:
+                run_part(report, "7 lambda cold start", lambda: lambda_cold_starts(report, stack, env, token))
         if "coldstart" in PARTS:
             run_part(report, "5 cold start", lambda: cold_starts(report, env))
         if "reminders" in PARTS:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from local.containers import ROOT, Engine, base_images, detect_engine, ensure_images, qualified, say
 

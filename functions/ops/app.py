@@ -7,14 +7,14 @@ import os
 from flask import Flask
 
 from tasktracker import bootstrap
-from tasktracker.bootstrap.ops import health_probes
+from tasktracker.bootstrap.ops import function_invoker, health_probes
 from tasktracker.config import Settings
 from tasktracker.config import settings as environment_settings
 from tasktracker.platform.app_factory import create_function_app, lazy_lambda_handler
 
-from .peers import function_urls_from_environment
+from .peers import peers_from_environment
 from .readiness import SOCKET_TIMEOUT_SECONDS, Readiness
-from .routes import Operations, blp
+from .routes import FETCH_TIMEOUT_SECONDS, Operations, blp
 
 NAME = "ops"
 # /metrics is the merged exposition of every function; ops's own series are also served here, alone.
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     worker_metrics_url = os.environ.get("WORKER_METRICS_URL", "").strip()
     app.extensions["operations"] = Operations(
         NAME,
-        function_urls_from_environment(),
+        tuple(peers_from_environment(NAME, lambda: function_invoker(settings, FETCH_TIMEOUT_SECONDS))),
         Readiness(health_probes(settings, SOCKET_TIMEOUT_SECONDS)),
         extra_metrics_urls={"reminders-worker": worker_metrics_url.rstrip("/")} if worker_metrics_url else {},
     )

@@ -1,7 +1,15 @@
-"""The other functions, as ops reaches them: over HTTP at their own address."""
+"""The other functions, as ops reaches them.
+
+Where each function listens on an address of its own (make up, compose) ops asks it over HTTP
+(FUNCTION_URLS). On Lambda a function has no address: ops invokes it with an API Gateway v2 event for the
+path it wants, by its function name through the Lambda Invoke API (FUNCTION_NAMES, on AWS), or at the Invoke
+API of an emulated environment (FUNCTION_INVOKE_URLS, the Lambda tests).
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -11,12 +19,16 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
+from tasktracker.application.ports import FunctionInvoker
 from tasktracker.config import ConfigurationError
 from tasktracker.routes import FunctionRoute, load_routes
 
 logger = logging.getLogger("tasktracker.ops")
+
+# The Invoke API path of an emulated Lambda environment (the Runtime Interface Emulator takes any name here).
+EMULATOR_INVOCATIONS_PATH = "/2015-03-31/functions/function/invocations"
 
 T = TypeVar("T")
 
@@ -48,7 +60,63 @@ class HttpPeer:
             return PeerAnswer(error.code, error.read())
 
 
-def parse_function_urls(raw: str, routes: list[FunctionRoute]) -> dict[str, str]:
+def peer_event(path: str) -> dict[str, object]:
+    """An API Gateway HTTP API (payload 2.0) GET of `path`, as the peer's Lambda handler takes it."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"accept": "*/*", "host": "ops.internal", "user-agent": "tasktracker-ops"},
+        "requestContext": {
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "routeKey": "$default",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+
+
+def peer_answer(name: str, payload: bytes) -> PeerAnswer:
+    """A peer's API Gateway v2 answer as a status and body; anything else (a function error) raises."""
+    result = json.loads(payload)
+    if not isinstance(result, dict) or "statusCode" not in result:
+        raise RuntimeError(f"{name} answered no HTTP response: {payload[:300]!r}")
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return PeerAnswer(int(result["statusCode"]), raw)
+
+
+@dataclass(frozen=True)
+class LambdaPeer:
+    """A function deployed on Lambda, invoked by its function name."""
+
+    name: str
+    function_name: str
+    invoker: FunctionInvoker
+
+    def get(self, path: str, timeout: float) -> PeerAnswer:
+        # The invoker's own socket timeouts bound the call; `timeout` is the caller's wait.
+        return peer_answer(self.name, self.invoker.invoke(self.function_name, json.dumps(peer_event(path)).encode()))
+
+
+@dataclass(frozen=True)
+class InvokeUrlPeer:
+    """A function's emulated Lambda environment, invoked at its Invoke API address."""
+
+    name: str
+    invoke_url: str
+
+    def get(self, path: str, timeout: float) -> PeerAnswer:
+        # The scheme was checked to be http(s) when FUNCTION_INVOKE_URLS was read.
+        request = Request(  # noqa: S310
+            f"{self.invoke_url}{EMULATOR_INVOCATIONS_PATH}", data=json.dumps(peer_event(path)).encode(), method="POST"
+        )
+        with urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return peer_answer(self.name, response.read())
+
+
+def parse_function_urls(raw: str, routes: list[FunctionRoute], variable: str = "FUNCTION_URLS") -> dict[str, str]:
     """`auth=http://127.0.0.1:8101,tasks=http://...` names exactly the functions to watch; empty means
     every function of the route table at its own port on this machine."""
     if not raw.strip():
@@ -58,15 +126,37 @@ def parse_function_urls(raw: str, routes: list[FunctionRoute]) -> dict[str, str]
     for entry in filter(None, (part.strip() for part in raw.split(","))):
         name, separator, url = (piece.strip() for piece in entry.partition("="))
         if not separator or name not in known:
-            raise ConfigurationError(f"FUNCTION_URLS: {entry!r} is not <function>=<url> for a function of the routes")
+            raise ConfigurationError(f"{variable}: {entry!r} is not <function>=<url> for a function of the routes")
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-            raise ConfigurationError(f"FUNCTION_URLS: the address of {name} must be an http(s) URL, not {url!r}")
+            raise ConfigurationError(f"{variable}: the address of {name} must be an http(s) URL, not {url!r}")
         urls[name] = url.rstrip("/")
     return urls
 
 
-def function_urls_from_environment() -> dict[str, str]:
-    return parse_function_urls(os.environ.get("FUNCTION_URLS", ""), load_routes())
+def parse_function_names(raw: str, routes: list[FunctionRoute], variable: str = "FUNCTION_NAMES") -> dict[str, str]:
+    """`auth=stack-AuthFunction-1A2B,tasks=...`: each function of the route table by its deployed name."""
+    known = {route.name for route in routes}
+    names: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        name, separator, value = (piece.strip() for piece in entry.partition("="))
+        if not separator or name not in known or not value:
+            raise ConfigurationError(f"{variable}: {entry!r} is not <function>=<name> for a function of the routes")
+        names[name] = value
+    return names
+
+
+def peers_from_environment(own_name: str, invoker: Callable[[], FunctionInvoker]) -> list[Peer]:
+    """Every function but ops itself, reached the way the environment says: FUNCTION_NAMES (on Lambda, through
+    `invoker()`), FUNCTION_INVOKE_URLS (emulated Lambda environments), else FUNCTION_URLS (HTTP)."""
+    routes = load_routes()
+    if os.environ.get("FUNCTION_NAMES", "").strip():
+        names = parse_function_names(os.environ["FUNCTION_NAMES"], routes)
+        lambda_invoker = invoker()
+        return [LambdaPeer(name, deployed, lambda_invoker) for name, deployed in names.items() if name != own_name]
+    if os.environ.get("FUNCTION_INVOKE_URLS", "").strip():
+        urls = parse_function_urls(os.environ["FUNCTION_INVOKE_URLS"], routes, "FUNCTION_INVOKE_URLS")
+        return [InvokeUrlPeer(name, url) for name, url in urls.items() if name != own_name]
+    return peers_of(own_name, parse_function_urls(os.environ.get("FUNCTION_URLS", ""), routes))
 
 
 def peers_of(own_name: str, function_urls: Mapping[str, str]) -> list[Peer]:

@@ -18,7 +18,7 @@ from tasktracker.platform.smorest import FunctionBlueprint
 
 from .merged_metrics import merged_exposition, parse_exposition
 from .merged_openapi import merge_documents
-from .peers import HttpPeer, Peer, call_concurrently, peers_of
+from .peers import HttpPeer, Peer, call_concurrently
 from .readiness import Readiness
 from .schemas import LivenessSchema, ReadinessSchema
 
@@ -34,13 +34,14 @@ blp = FunctionBlueprint(
 @dataclass(frozen=True)
 class Operations:
     own_name: str
-    function_urls: dict[str, str]
+    # Every other function, however it is reached (functions/ops/peers.py).
+    watched: tuple[Peer, ...]
     readiness: Readiness
     # Processes that are not functions but have metrics of their own: the reminder worker.
     extra_metrics_urls: dict[str, str] = field(default_factory=dict)
 
     def peers(self) -> list[Peer]:
-        return peers_of(self.own_name, self.function_urls)
+        return list(self.watched)
 
     def function_names(self) -> list[str]:
         """Every function of the API: the ones ops watches, then ops itself."""

@@ -272,3 +272,11 @@ class HealthProbe(Protocol):
         answer in time waits with a timeout of its own. "unknown": there is nothing to tell from (a worker
         never seen). Raising means the service did not answer: a caller reads it as down."""
         ...
+
+
+class FunctionInvoker(Protocol):
+    """Calls another function of the API synchronously by its deployed name (Lambda's Invoke API on AWS)."""
+
+    def invoke(self, function_name: str, payload: bytes) -> bytes:
+        """The function's answer. Raises when the call fails or the function itself failed."""
+        ...

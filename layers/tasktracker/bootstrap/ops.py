@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasktracker.application.ports import HealthProbe
+from tasktracker.application.ports import FunctionInvoker, HealthProbe
 from tasktracker.config import Settings
 
 
@@ -32,3 +32,10 @@ def health_probes(settings: Settings, timeout_seconds: float) -> HealthProbes:
         storage=BucketProbe(settings.s3_bucket, settings.s3_region, settings.s3_endpoint_url, timeout_seconds),
         worker=WorkerHeartbeatProbe(redis_client, settings.worker_heartbeat_seconds),
     )
+
+
+def function_invoker(settings: Settings, timeout_seconds: float) -> FunctionInvoker:
+    """Calls the other functions by name through the Lambda Invoke API (ops on AWS). boto3 loads at the first call."""
+    from tasktracker.adapters.aws_lambda.invoke import LambdaInvoker
+
+    return LambdaInvoker(settings.s3_region, timeout_seconds)

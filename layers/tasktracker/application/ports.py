@@ -90,8 +90,8 @@ class ReminderBatch:
 
     `claimed` are the tasks it reminded, with the values they had while the claim held them. `examined` counts
     the due tasks it looked at, in order, up to `last`, where the next batch starts. A task examined is not
-    always claimed: one changed, deleted or done meanwhile, being written at that moment, or claimed by
-    another pass is left out.
+    always claimed: one moved out of the window, done or deleted meanwhile, being written at that moment, or
+    claimed by another pass is left out.
     """
 
     claimed: list[DueTask]

@@ -8,7 +8,14 @@ import psycopg
 import pytest
 
 from tasktracker.application.audit_trail import json_safe
-from tasktracker.application.ports import AuditQuery, ReminderAudit, SortKey, TaskQuery, UnitOfWorkFactory
+from tasktracker.application.ports import (
+    AuditQuery,
+    DuePosition,
+    ReminderAudit,
+    SortKey,
+    TaskQuery,
+    UnitOfWorkFactory,
+)
 from tasktracker.domain.entities import AuditEvent, RefreshToken, Task, User, UserSession, new_id
 from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus, TokenRevocation
 from tasktracker.domain.errors import ConflictError
@@ -236,11 +243,12 @@ def test_reminder_claims_are_unique_per_task(uow: UnitOfWorkFactory) -> None:
         created_at=NOW,
     )
     with uow() as tx:
-        claimed = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit)
+        batch = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit)
         tx.commit()
-    assert [item.task_id for item in claimed] == [due.id]
+    assert [item.task_id for item in batch.claimed] == [due.id]
+    assert (batch.examined, batch.last) == (1, DuePosition(NOW + timedelta(hours=2), due.id))
     with uow() as tx:
-        assert tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit) == []
+        assert tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit).claimed == []
         [event] = tx.audit.search(AuditQuery(viewer_id=ada.id, event_types=(AuditEventType.REMINDER_SENT,))).items
     # The same details the application would have written itself, JSON-safe: ISO dates, ids as strings.
     assert (event.task_id, event.user_id, event.created_at) == (due.id, None, NOW)
@@ -271,8 +279,9 @@ def test_every_reminder_batch_is_planned_for_its_own_window(uow: UnitOfWorkFacto
         make_task(uow, ada, f"Due in {hour} h", due_date=NOW + timedelta(hours=hour))
     audit = ReminderAudit(details={}, task_fields=(), created_at=NOW)
     with uow() as tx:
+        after = None
         for _ in range(12):
-            tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 1, audit)
+            after = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 1, audit, after=after).last
         [[custom, generic]] = tx.session.connection().exec_driver_sql(
             "SELECT coalesce(sum(custom_plans), 0), coalesce(sum(generic_plans), 0) FROM pg_prepared_statements"
             " WHERE statement LIKE '%%INSERT INTO reminder_logs%%'"

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -22,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 from tasktracker.adapters.sqlalchemy.engine import sqlalchemy_url
 from tasktracker.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from tasktracker.application.ports import SortKey, TaskQuery
+from tasktracker.application.ports import DuePosition, ReminderAudit, SortKey, TaskQuery
 from tasktracker.domain.enums import TaskStatus
 
 TASKS = int(os.environ.get("PLAN_TASKS", "200000"))
@@ -261,3 +262,26 @@ def test_the_kept_totals_equal_a_count_of_the_rows(plans: QueryPlans) -> None:
                 "SELECT count(*) FROM tasks WHERE status = ANY(%(wanted)s)", {"wanted": wanted}
             ).all()
         assert kept == counted, statuses
+
+
+def test_the_reminder_claim_reads_due_tasks_by_index_and_locks_them_by_key(plans: QueryPlans) -> None:
+    """Each batch of the reminder pass reads the due tasks off an index on the due date, and fetches each task
+    of the batch again by its key to lock it: never a scan of every task, once per batch."""
+    with plans.engine.connect() as connection:
+        [[now]] = connection.exec_driver_sql("SELECT now()").all()
+    audit = ReminderAudit(details={"system": True}, task_fields=("due_date", "title", "owner_id"), created_at=now)
+    with SqlAlchemyUnitOfWork(plans.sessions) as uow:
+        plans.statements.clear()
+        first = uow.reminders.claim_due_soon(now, now + timedelta(hours=24), now, 5000, audit)
+        assert first.examined > 0, "the seed should have tasks due in the next 24 hours"
+        after = DuePosition(now + timedelta(hours=1), uuid.UUID(int=0))
+        uow.reminders.claim_due_soon(now, now + timedelta(hours=24), now, 5000, audit, after=after)
+        claims = [(sql, parameters) for sql, parameters in plans.statements if "INSERT INTO reminder_logs" in sql]
+        # Nothing of this is kept: the uow is left without a commit.
+    assert len(claims) == 2
+    for statement, parameters in claims:
+        plan = plans.explain(statement, parameters)
+        assert "tasks" not in plan.seq_scanned(), plan
+        assert "pk_tasks" in plan.indexes(), plan
+        assert any(index.startswith("ix_tasks_") and "due_date" in index for index in plan.indexes()), plan
+        print(f"\nreminder claim ({TASKS} tasks, {first.examined} due)\n  {plan}")

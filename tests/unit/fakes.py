@@ -19,10 +19,12 @@ from uuid import UUID
 from tasktracker.application.audit_trail import json_safe
 from tasktracker.application.ports import (
     AuditQuery,
+    DuePosition,
     DueTask,
     Page,
     PresignedUpload,
     ReminderAudit,
+    ReminderBatch,
     StoredObject,
     TaskQuery,
 )
@@ -292,10 +294,18 @@ class FakeAuditLog:
 class FakeReminderRepository:
     def __init__(self, state: StateProvider) -> None:
         self._state = state
+        # Tasks a write holds at the moment, as a row lock would: examined by a claim, never claimed by it.
+        self.held: set[UUID] = set()
 
     def claim_due_soon(
-        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int, audit: ReminderAudit
-    ) -> list[DueTask]:
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        sent_at: datetime,
+        limit: int,
+        audit: ReminderAudit,
+        after: DuePosition | None = None,
+    ) -> ReminderBatch:
         state = self._state()
         due = [
             DueTask(task_id=task.id, owner_id=task.owner_id, title=task.title, due_date=task.due_date)
@@ -303,10 +313,12 @@ class FakeReminderRepository:
             if task.status != TaskStatus.DONE
             and task.due_date is not None
             and window_start <= task.due_date <= window_end
+            and (after is None or (task.due_date, task.id) > (after.due_date, after.task_id))
             and (task.id, ReminderType.DUE_SOON) not in state.reminder_logs
         ]
         due.sort(key=lambda item: (item.due_date, item.task_id))
-        claimed = due[: max(limit, 0)]
+        examined = due[: max(limit, 0)]
+        claimed = [item for item in examined if item.task_id not in self.held]
         for item in claimed:
             self._insert_log(ReminderLog(new_id(), item.task_id, ReminderType.DUE_SOON, sent_at))
             fields = {name: getattr(item, name) for name in audit.task_fields}
@@ -318,7 +330,8 @@ class FakeReminderRepository:
                     details=json_safe({**audit.details, **fields}),
                 )
             )
-        return claimed
+        last = DuePosition(examined[-1].due_date, examined[-1].task_id) if examined else None
+        return ReminderBatch(claimed=claimed, examined=len(examined), last=last)
 
     def forget(self, task_id: UUID) -> None:
         self._state().reminder_logs.pop((task_id, ReminderType.DUE_SOON), None)

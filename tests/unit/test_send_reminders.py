@@ -167,3 +167,37 @@ def test_a_finished_task_is_not_reminded(
     task = due_in(add_task, alice, timedelta(hours=1))
     TaskUseCases(uow, clock).update(alice.id, task.id, {"status": "DONE"})
     assert send().sent == 0
+
+
+def test_a_task_being_written_is_left_to_the_next_run_and_the_run_carries_on_past_it(
+    uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    tasks = [due_in(add_task, alice, timedelta(hours=hour)) for hour in range(1, 6)]
+    uow.reminders.held.add(tasks[1].id)
+    # Batches of two: the first claims one task of the two it examined, and the run goes on.
+    run = SendReminders(uow, clock, batch_size=2)()
+    assert (run.sent, run.batches) == (4, 3)
+    assert reminded(uow) == {task.id for task in tasks} - {tasks[1].id}
+    uow.reminders.held.clear()
+    assert SendReminders(uow, clock, batch_size=2)().sent == 1
+    assert reminded(uow) == {task.id for task in tasks}
+
+
+def test_a_batch_with_nothing_to_claim_does_not_end_the_run(
+    uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    tasks = [due_in(add_task, alice, timedelta(hours=hour)) for hour in range(1, 6)]
+    uow.reminders.held.update(task.id for task in tasks[:2])
+    run = SendReminders(uow, clock, batch_size=2)()
+    assert (run.sent, run.batches) == (3, 2)
+    assert uow.transactions == 3
+
+
+def test_tasks_due_at_the_same_moment_are_each_reminded_across_batches(
+    uow: FakeUnitOfWork, clock: FakeClock, alice: User, add_task: AddTask
+) -> None:
+    same = [due_in(add_task, alice, timedelta(hours=2)) for _ in range(5)]
+    uow.reminders.held.add(min(task.id for task in same))
+    run = SendReminders(uow, clock, batch_size=2)()
+    assert run.sent == 4
+    assert uow.transactions == 3

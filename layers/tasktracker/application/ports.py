@@ -78,6 +78,29 @@ class DueTask:
 
 
 @dataclass(frozen=True)
+class DuePosition:
+    """A place in the order the reminder pass reads due tasks: by due date, then by id."""
+
+    due_date: datetime
+    task_id: UUID
+
+
+@dataclass(frozen=True)
+class ReminderBatch:
+    """What one claim of the reminder pass did.
+
+    `claimed` are the tasks it reminded, with the values they had while the claim held them. `examined` counts
+    the due tasks it looked at, in order, up to `last`, where the next batch starts. A task examined is not
+    always claimed: one moved out of the window, done or deleted meanwhile, being written at that moment, or
+    claimed by another pass is left out.
+    """
+
+    claimed: list[DueTask]
+    examined: int
+    last: DuePosition | None
+
+
+@dataclass(frozen=True)
 class SentReminder:
     """A reminder that went out, with the task it was about."""
 
@@ -156,10 +179,17 @@ class ReminderAudit:
 
 class ReminderRepository(Protocol):
     def claim_due_soon(
-        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int, audit: ReminderAudit
-    ) -> list[DueTask]:
-        """Insert DUE_SOON logs for up to `limit` due tasks that have none, record `audit`'s event for each,
-        and return the tasks this call claimed.
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        sent_at: datetime,
+        limit: int,
+        audit: ReminderAudit,
+        after: DuePosition | None = None,
+    ) -> ReminderBatch:
+        """Examine up to `limit` open tasks due in the window with no DUE_SOON log, in order, after `after`;
+        insert a DUE_SOON log for each that is still open and due when the claim holds it, record `audit`'s
+        event for each, and say what was claimed and how far the batch got.
 
         The database's unique constraint decides who claims a task, so concurrent passes never double up.
         Claims and their events are written together, set-based: a batch is thousands of tasks.

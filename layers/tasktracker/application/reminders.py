@@ -12,7 +12,7 @@ from tasktracker.domain.enums import ReminderType
 
 from .audit_trail import json_safe, with_correlation_id
 from .context import new_correlation_id, set_correlation_id
-from .ports import Clock, Page, ReminderAudit, SentReminder, UnitOfWorkFactory
+from .ports import Clock, DuePosition, Page, ReminderAudit, SentReminder, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -54,26 +54,26 @@ class SendReminders:
             task_fields=("due_date", "title", "owner_id"),
             created_at=now,
         )
-        # Where the next batch starts looking: past what this run already sent, so that a long run does not
-        # rescan its own reminders batch after batch (quadratic). Ties on the due date are scanned again and
-        # skipped, as already logged.
-        due_from = now
+        # Where the next batch starts: after the last task the run examined, in the order the batches read
+        # (due date, then id), so that a long run does not rescan what it already went through (quadratic).
+        after: DuePosition | None = None
         while True:
             # Each batch is its own transaction: a crash loses at most the batch in flight, which the
             # next run redoes, and what committed is never redone thanks to the unique constraint.
             with self.uow() as uow:
-                claimed = uow.reminders.claim_due_soon(due_from, window_end, now, self.batch_size, audit)
+                batch = uow.reminders.claim_due_soon(now, window_end, now, self.batch_size, audit, after=after)
                 uow.commit()
-            if not claimed:
+            if batch.claimed:
+                run.batches += 1
+                run.sent += len(batch.claimed)
+                room = self.keep_task_ids - len(run.task_ids)
+                run.task_ids.extend(str(due.task_id) for due in batch.claimed[: max(room, 0)])
+                logger.info("reminder batch sent", extra={"reminders": len(batch.claimed), "batch": run.batches})
+            # A batch that claimed less than it examined does not end the run: a task being written at that
+            # moment is left to the next run, and the tasks after it are still due now.
+            if batch.examined < self.batch_size or batch.last is None:
                 break
-            due_from = max(due_from, *(due.due_date for due in claimed))
-            run.batches += 1
-            run.sent += len(claimed)
-            room = self.keep_task_ids - len(run.task_ids)
-            run.task_ids.extend(str(due.task_id) for due in claimed[: max(room, 0)])
-            logger.info("reminder batch sent", extra={"reminders": len(claimed), "batch": run.batches})
-            if len(claimed) < self.batch_size:
-                break
+            after = batch.last
         return run
 
     def run_pass(self, correlation_id: str | None = None) -> ReminderPassReport:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import cast, delete, exists, func, insert, literal, null, select, text
+from sqlalchemy import cast, delete, exists, func, insert, literal, null, select, text, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from tasktracker.application.ports import DueTask, Page, ReminderAudit, SentReminder
+from tasktracker.application.ports import DuePosition, DueTask, Page, ReminderAudit, ReminderBatch, SentReminder
 from tasktracker.domain.enums import AuditEventType, ReminderType, TaskStatus
 
 from .base import SqlRepository, page_of
@@ -18,17 +18,37 @@ from .models import AuditEventRow, ReminderLogRow, TaskRow
 
 class SqlReminderRepository(SqlRepository):
     def claim_due_soon(
-        self, window_start: datetime, window_end: datetime, sent_at: datetime, limit: int, audit: ReminderAudit
-    ) -> list[DueTask]:
-        # The batch's tasks with the columns the audit events need, read once: joining the claimed ids back to
-        # `tasks` made PostgreSQL scan and hash the whole table for every batch.
-        due = (
-            select(TaskRow.id, TaskRow.owner_id, TaskRow.title, TaskRow.due_date)
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        sent_at: datetime,
+        limit: int,
+        audit: ReminderAudit,
+        after: DuePosition | None = None,
+    ) -> ReminderBatch:
+        open_and_due = (
+            TaskRow.status != TaskStatus.DONE.value,
+            TaskRow.due_date.is_not(None),
+            TaskRow.due_date >= window_start,
+            TaskRow.due_date <= window_end,
+        )
+        # Where the batch starts: after the last task the run examined, in order (due date, then id).
+        position = (
+            ()
+            if after is None
+            else (
+                TaskRow.due_date >= after.due_date,
+                tuple_(TaskRow.due_date, TaskRow.id) > tuple_(literal(after.due_date), literal(after.task_id)),
+            )
+        )
+        # The batch's place in the due tasks, read from the statement's snapshot: which tasks it examines, and
+        # where the next batch starts. Nothing is claimed from these rows themselves: a write that committed
+        # since the snapshot (a new due date, DONE, a deletion) is not in them.
+        examined = (
+            select(TaskRow.id, TaskRow.due_date)
             .where(
-                TaskRow.status != TaskStatus.DONE.value,
-                TaskRow.due_date.is_not(None),
-                TaskRow.due_date >= window_start,
-                TaskRow.due_date <= window_end,
+                *open_and_due,
+                *position,
                 ~exists(
                     select(literal(1)).where(
                         ReminderLogRow.task_id == TaskRow.id,
@@ -38,8 +58,24 @@ class SqlReminderRepository(SqlRepository):
             )
             .order_by(TaskRow.due_date, TaskRow.id)
             .limit(limit)
-            .cte("due")
+            .cte("examined")
+            .prefix_with("MATERIALIZED")
         )
+        # What is claimed: each examined task locked, in order, as it is when the lock is held. Under READ
+        # COMMITTED, PostgreSQL re-reads a row updated since the snapshot and checks it against the conditions
+        # again (a moved due date, a task marked done); a deleted row drops out; a row a write holds at that
+        # moment is skipped (SKIP LOCKED), left to the next run rather than waited for. The lock keeps the
+        # task as recorded until the batch commits: a write after it waits, and its change of due date then
+        # forgets this batch's reminder. NO KEY UPDATE does not lock the key, so what references the task
+        # (its attachments and tags, this batch's reminder logs) is not held up. One index probe per task
+        # (LATERAL), never a scan of every task to join the batch back to.
+        locked = (
+            select(TaskRow.id, TaskRow.owner_id, TaskRow.title, TaskRow.due_date)
+            .where(TaskRow.id == examined.c.id, *open_and_due)
+            .with_for_update(key_share=True, skip_locked=True)
+            .lateral("locked")
+        )
+        due = select(locked).select_from(examined.join(locked, true())).cte("due")
         # INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING: the unique constraint, not a prior check,
         # decides which concurrent pass claims a task.
         claimed = (
@@ -79,10 +115,30 @@ class SqlReminderRepository(SqlRepository):
         self.session.execute(
             text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)")
         )
+        # One row per examined task, in order; the claimed ones with the values they were claimed with.
         rows = self.session.execute(
-            select(due.c.id, due.c.owner_id, due.c.title, due.c.due_date).join(recorded, recorded.c.task_id == due.c.id)
+            select(
+                examined.c.id,
+                examined.c.due_date.label("examined_due_date"),
+                due.c.owner_id,
+                due.c.title,
+                due.c.due_date,
+                recorded.c.task_id.is_not(None).label("claimed"),
+            )
+            .select_from(
+                examined.outerjoin(due.join(recorded, recorded.c.task_id == due.c.id), due.c.id == examined.c.id)
+            )
+            .order_by(examined.c.due_date, examined.c.id)
         ).all()
-        return [DueTask(task_id=row.id, owner_id=row.owner_id, title=row.title, due_date=row.due_date) for row in rows]
+        return ReminderBatch(
+            claimed=[
+                DueTask(task_id=row.id, owner_id=row.owner_id, title=row.title, due_date=row.due_date)
+                for row in rows
+                if row.claimed
+            ],
+            examined=len(rows),
+            last=DuePosition(rows[-1].examined_due_date, rows[-1].id) if rows else None,
+        )
 
     def forget(self, task_id: UUID) -> None:
         self.session.execute(

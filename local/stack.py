@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.error import HTTPError
 from urllib.request import urlopen
 
 from infra.router.routing import render_nginx, spa_location
@@ -126,6 +127,10 @@ class RunningStack:
                 with urlopen(url, timeout=1) as response:  # noqa: S310 - a loopback URL of our own
                     if response.status < 500:
                         return
+            except HTTPError as error:
+                # An answer all the same (the router's 404 when the stack runs without ops).
+                if error.code < 500:
+                    return
             except OSError:  # URLError too: nothing listens yet
                 pass
             time.sleep(0.1)

@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         function_urls_from_environment(),
         Readiness(health_probes(settings, SOCKET_TIMEOUT_SECONDS)),
         extra_metrics_urls={"reminders-worker": worker_metrics_url.rstrip("/")} if worker_metrics_url else {},
+        cache_seconds=settings.ops_cache_seconds,
     )
     return app
 

@@ -95,6 +95,7 @@ def bench_environment(services: Services, max_upload_bytes: int) -> dict[str, st
         # The limiter still runs (it is part of every request's cost) but never cuts the load.
         RATE_LIMIT_DEFAULT="10000000/minute",
         RATE_LIMIT_LOGIN="10000/minute",
+        RATE_LIMIT_OPS="10000000/minute",
         ACCESS_TOKEN_TTL_SECONDS="7200",
         MAX_UPLOAD_BYTES=str(max_upload_bytes),
         APP_ENV="test",

@@ -83,6 +83,7 @@ def function_environment(database_url: str, redis_url: str, s3_endpoint_url: str
         "JWT_SECRET_KEY": TEST_JWT_SECRET,
         "RATE_LIMIT_DEFAULT": "100/minute",
         "RATE_LIMIT_LOGIN": "10/minute",
+        "RATE_LIMIT_OPS": "60/minute",
         "REFRESH_REUSE_GRACE_SECONDS": str(TEST_REFRESH_REUSE_GRACE_SECONDS),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",

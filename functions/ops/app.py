@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         tuple(peers_from_environment(NAME, lambda: function_invoker(settings, FETCH_TIMEOUT_SECONDS))),
         Readiness(health_probes(settings, SOCKET_TIMEOUT_SECONDS)),
         extra_metrics_urls={"reminders-worker": worker_metrics_url.rstrip("/")} if worker_metrics_url else {},
+        cache_seconds=settings.ops_cache_seconds,
     )
     return app
 

@@ -12,11 +12,12 @@ import base64
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
@@ -164,21 +165,74 @@ def peers_of(own_name: str, function_urls: Mapping[str, str]) -> list[Peer]:
     return [HttpPeer(name, url) for name, url in function_urls.items() if name != own_name]
 
 
-def call_concurrently(calls: Mapping[str, Callable[[], T]], timeout: float) -> dict[str, T | None]:
-    """Runs every call at once; a call that fails or outlasts `timeout` gives None (and is logged)."""
-    # No `with`: leaving it would wait for a hung call. Its thread ends on its own socket timeout.
-    pool = ThreadPoolExecutor(max_workers=max(len(calls), 1), thread_name_prefix="ops-check")
-    futures = {name: pool.submit(call) for name, call in calls.items()}
-    pool.shutdown(wait=False)
+# One call per check of readiness (four services and five functions), per function and the worker for the
+# merged metrics, and per function for the merged document: all three fan-outs at once fit without queueing.
+FAN_OUT_THREADS = 20
+
+
+class FanOutExecutor:
+    """The process's one pool for fan-outs: a fixed number of threads, and each call (by kind and name) in at
+    most one thread at a time.
+
+    A call still running from an earlier fan-out (a hung peer waiting out its socket timeout) is waited for
+    again rather than started twice, so a peer that hangs holds one thread, and repeated fan-outs never add
+    threads or queue behind it.
+    """
+
+    def __init__(self, threads: int = FAN_OUT_THREADS):
+        self.threads = threads
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ops-fan-out")
+        self._running: dict[tuple[str, str], Future[Any]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, kind: str, name: str, call: Callable[[], T]) -> Future[T]:
+        key = (kind, name)
+        with self._lock:
+            running = self._running.get(key)
+            if running is not None:
+                return running
+            future = self._pool.submit(call)
+            self._running[key] = future
+        future.add_done_callback(lambda done: self._finished(key, done))
+        return future
+
+    def _finished(self, key: tuple[str, str], future: Future[Any]) -> None:
+        with self._lock:
+            if self._running.get(key) is future:
+                del self._running[key]
+
+
+_executor: FanOutExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def fan_out_executor() -> FanOutExecutor:
+    """Created on first use, so that a forked gunicorn worker makes its own."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = FanOutExecutor()
+        return _executor
+
+
+def call_concurrently(
+    calls: Mapping[str, Callable[[], T]], timeout: float, *, kind: str = "", executor: FanOutExecutor | None = None
+) -> dict[str, T | None]:
+    """Runs every call at once in the process's fan-out pool and waits at most `timeout` for them; a call that
+    fails or outlasts it gives None (and is logged). `kind` names the fan-out: a call of the same kind and
+    name still running from an earlier one is waited for instead of started again."""
+    pool = executor or fan_out_executor()
+    futures = {name: pool.submit(kind, name, call) for name, call in calls.items()}
+    # The caller's wait is bounded; a hung call keeps its one thread until its own socket timeout.
     wait_for(futures.values(), timeout=timeout)
     results: dict[str, T | None] = {}
     for name, future in futures.items():
         if not future.done():
-            future.cancel()
             logger.warning("check timed out", extra={"check": name, "timeout_seconds": timeout})
             results[name] = None
-        elif future.exception() is not None:
-            logger.warning("check failed", extra={"check": name, "error": repr(future.exception())})
+        elif future.cancelled() or future.exception() is not None:
+            error = "cancelled" if future.cancelled() else repr(future.exception())
+            logger.warning("check failed", extra={"check": name, "error": error})
             results[name] = None
         else:
             results[name] = future.result()

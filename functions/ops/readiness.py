@@ -35,7 +35,7 @@ class Readiness:
         }
         for peer in peers:
             checks[f"function:{peer.name}"] = _live_check(peer)
-        results = call_concurrently(checks, CHECK_TIMEOUT_SECONDS)
+        results = call_concurrently(checks, CHECK_TIMEOUT_SECONDS, kind="ready")
         functions = {peer.name: _state(bool(results[f"function:{peer.name}"])) for peer in peers}
         services = {name: _state(results[name] == "up") for name in ("db", "redis", "s3")}
         ready = all(state == "up" for state in (*services.values(), *functions.values()))

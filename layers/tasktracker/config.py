@@ -50,7 +50,11 @@ class Settings:
     refresh_reuse_grace_seconds: int = 20
     rate_limit_default: str = "100/minute"
     rate_limit_login: str = "10/minute"
+    # Per address, shared by the ops routes that ask every function (readiness, merged metrics and document).
+    rate_limit_ops: str = "60/minute"
     rate_limit_enabled: bool = True
+    # How long the ops function keeps each of those answers (0: only requests arriving together share one).
+    ops_cache_seconds: int = 2
     log_level: str = "INFO"
     db_pool_size: int = 5
     s3_endpoint_url: str | None = None
@@ -85,7 +89,9 @@ class Settings:
             refresh_reuse_grace_seconds=_int("REFRESH_REUSE_GRACE_SECONDS", 20),
             rate_limit_default=os.environ.get("RATE_LIMIT_DEFAULT", "100/minute"),
             rate_limit_login=os.environ.get("RATE_LIMIT_LOGIN", "10/minute"),
+            rate_limit_ops=os.environ.get("RATE_LIMIT_OPS", "60/minute"),
             rate_limit_enabled=_flag("RATE_LIMIT_ENABLED", True),
+            ops_cache_seconds=_int("OPS_CACHE_SECONDS", 2),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
             db_pool_size=_int("DB_POOL_SIZE", 5),
             s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
@@ -124,6 +130,9 @@ class Settings:
         if not 0 <= self.refresh_reuse_grace_seconds <= 60:
             # Longer would let a stolen refresh token be replayed for long without ending its sign-in.
             raise ConfigurationError("REFRESH_REUSE_GRACE_SECONDS must be between 0 and 60")
+        if not 0 <= self.ops_cache_seconds <= 10:
+            # Longer would hide an outage from readiness, and give Prometheus (every 15 s) stale merged series.
+            raise ConfigurationError("OPS_CACHE_SECONDS must be between 0 and 10")
         if not self.database_url:
             raise ConfigurationError("DATABASE_URL is not set")
         if self.rate_limit_enabled and not self.redis_url:

@@ -2,17 +2,23 @@
 
 Whatever the stack runs (TEST_FUNCTIONS), the checks below expect exactly those functions. The "down" cases
 never touch the shared services: they start their own ops process against a database of their own.
+
+The fan-out answers (readiness, merged metrics, merged document) are cached by each ops worker for
+CACHE_SECONDS, so a test that must see a change waits that long or polls.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +34,19 @@ from prometheus_client.samples import Sample
 from local.services import free_port, start_embedded_postgres
 from local.stack import gunicorn_command
 from tasktracker.adapters.celery.heartbeat import HEARTBEAT_KEY
-from tests.support.api import Api, sign_up
+from tests.support.api import Api, assert_error, sign_up
 from tests.support.stack import ROOT, RunningStack, metrics_directory, selected_routes
 
 FUNCTIONS = [route.name for route in selected_routes()]
 WATCHED = [name for name in FUNCTIONS if name != "ops"]
+# OPS_CACHE_SECONDS and RATE_LIMIT_OPS of the test stack (their defaults).
+CACHE_SECONDS = 2.0
+OPS_LIMIT = 60
+# The ops process's fan-out threads: one per call a fan-out can make, for readiness (four services and five
+# functions), the merged metrics (five functions and the worker) and the merged document (five functions).
+FAN_OUT_THREADS = 20
+# Generous, for the extra ops processes some tests start: their polling must not meet the fan-out limit.
+UNLIMITED = "100000/minute"
 
 StartOps = Callable[..., str]
 
@@ -60,7 +74,7 @@ def start_ops(stack: RunningStack, stack_env: dict[str, str], tmp_path: Path) ->
     def start(**overrides: str) -> str:
         port = free_port()
         function_urls = ",".join(f"{name}={url}" for name, url in stack.function_urls.items())
-        env = {**stack_env, "FUNCTION_URLS": function_urls, **overrides}
+        env = {**stack_env, "FUNCTION_URLS": function_urls, "RATE_LIMIT_OPS": UNLIMITED, **overrides}
         log = tmp_path / f"ops-{port}.log"
         process = subprocess.Popen(
             gunicorn_command("functions.ops.app:create_app()", port),
@@ -146,18 +160,72 @@ def test_worker_state_follows_its_heartbeat_but_never_fails_readiness(
         state: str = response.json()["components"]["worker"]
         return state
 
+    def worker_becomes(state: str) -> None:
+        # Each ops worker answers from its cache for CACHE_SECONDS: the change shows within that, not at once.
+        deadline = time.monotonic() + CACHE_SECONDS + 3
+        while (seen := worker()) != state and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert seen == state
+
     redis_client.delete(HEARTBEAT_KEY)
-    assert worker() == "unknown"
+    worker_becomes("unknown")
     redis_client.set(HEARTBEAT_KEY, time.time())
-    assert worker() == "up"
+    worker_becomes("up")
     redis_client.set(HEARTBEAT_KEY, time.time() - 3600)
-    assert worker() == "down"
+    worker_becomes("down")
     redis_client.delete(HEARTBEAT_KEY)
 
 
-def test_ops_endpoints_are_never_rate_limited(api: Api) -> None:
+def test_liveness_is_never_rate_limited(api: Api) -> None:
     statuses = {api.get("/api/v1/health/live").status_code for _ in range(110)}
     assert statuses == {200}
+
+
+def test_the_fan_out_routes_share_a_limit_per_address_apart_from_the_default_one(api: Api, bucket: None) -> None:
+    fan_out = ["/api/v1/health/ready", "/metrics", "/api/v1/openapi.json"]
+    answers = [api.get(fan_out[n % len(fan_out)]) for n in range(OPS_LIMIT)]
+    assert [response.status_code for response in answers if response.status_code == 429] == []
+    assert answers[-1].headers["X-RateLimit-Limit"] == str(OPS_LIMIT)
+    assert answers[-1].headers["X-RateLimit-Remaining"] == "0"
+
+    for path in fan_out:
+        limited = api.get(path)
+        error = assert_error(limited, 429, "RATE_LIMIT_EXCEEDED")
+        assert error["correlation_id"] == limited.headers["X-Correlation-ID"]
+        assert int(limited.headers["Retry-After"]) > 0
+        assert limited.headers["X-RateLimit-Limit"] == str(OPS_LIMIT)
+        assert limited.headers["X-RateLimit-Remaining"] == "0"
+    # Monitoring and the API count apart: liveness is never limited, and the address's API window is untouched.
+    assert {api.get("/api/v1/health/live").status_code for _ in range(5)} == {200}
+    assert api.get("/api/v1/auth/me").status_code == 401
+
+
+def requests_counted(function: str, stack: RunningStack, path: str) -> float:
+    return sum(requests_counted_by_worker(function, stack, path=path).values())
+
+
+@pytest.mark.parametrize(
+    ("route", "peer_path"),
+    [("/api/v1/health/ready", "/health/live"), ("/api/v1/openapi.json", "/api/v1/{function}/openapi.json")],
+)
+def test_concurrent_fan_outs_through_the_router_are_computed_once_per_cache_period(
+    api: Api, stack: RunningStack, bucket: None, route: str, peer_path: str
+) -> None:
+    """Each ops worker computes a fan-out at most once per CACHE_SECONDS; requests arriving meanwhile wait for
+    that computation. Counted where the fan-out lands: the requests each function has served."""
+    watched = WATCHED[0]
+    path = peer_path.format(function=watched)
+    before = requests_counted(watched, stack, path)
+    sent = 32
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda _: Api(api.base_url).get(route).status_code, range(sent)))
+    elapsed = time.monotonic() - started
+    assert statuses == [200] * sent
+
+    fan_outs = requests_counted(watched, stack, path) - before
+    ops_workers = 2  # WEB_CONCURRENCY
+    assert fan_outs <= ops_workers * (1 + int(elapsed // CACHE_SECONDS) + 1), (fan_outs, elapsed)
 
 
 def test_an_unreachable_database_makes_ready_503_and_says_which(start_ops: StartOps, bucket: None) -> None:
@@ -203,6 +271,120 @@ def test_a_hanging_function_is_down_in_ready_and_metrics_without_holding_them_up
     assert not [sample for sample in samples if sample.labels["function"] == hanging and sample.name != "function_up"]
 
 
+def gunicorn_processes(base_url: str) -> list[int]:
+    """The gunicorn master and workers serving `base_url` (workers are forks: same command line)."""
+    bind = base_url.removeprefix("http://").encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"gunicorn" in command and bind in command:
+                pids.append(int(entry.name))
+    return pids
+
+
+def thread_count(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def test_hanging_functions_under_concurrent_ready_requests_keep_threads_bounded_and_answers_quick(
+    start_ops: StartOps, hanging_address: str, bucket: None
+) -> None:
+    """Every function hangs: each ready check would start a thread per function that waits out its socket
+    timeout. The ops process keeps one bounded set of threads and every answer comes within the deadline."""
+    request_threads = 16
+    ops = start_ops(
+        FUNCTION_URLS=",".join(f"{name}={hanging_address}" for name in WATCHED), GUNICORN_THREADS=str(request_threads)
+    )
+    processes = gunicorn_processes(ops)
+    assert len(processes) == 3, processes  # the master and WEB_CONCURRENCY workers
+    most_threads = dict.fromkeys(processes, 0)
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            for pid in processes:
+                most_threads[pid] = max(most_threads[pid], thread_count(pid))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(max_workers=2 * request_threads) as pool:
+            answers = list(pool.map(lambda _: ready_answer(ops), range(6 * request_threads)))
+    finally:
+        sampling.set()
+        sampler.join()
+
+    for status, body, _seconds in answers:
+        assert status == 503
+        assert body["components"]["functions"] == dict.fromkeys(WATCHED, "down")
+        assert body["components"]["db"] == "up"
+    slowest = max(seconds for _status, _body, seconds in answers)
+    assert slowest < 3.0, slowest
+    # A worker's own thread, its request threads and the fan-out's, with a little room for gunicorn's.
+    bound = 1 + request_threads + FAN_OUT_THREADS + 3
+    assert max(most_threads.values()) <= bound, most_threads
+
+
+class RecordingMetrics(BaseHTTPRequestHandler):
+    """An exposition that counts how often it is scraped."""
+
+    scrapes = 0
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with RecordingMetrics.lock:
+            RecordingMetrics.scrapes += 1
+        body = b"# TYPE scraped_total counter\nscraped_total 1.0\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recording_metrics() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RecordingMetrics)
+    RecordingMetrics.scrapes = 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_concurrent_merged_scrapes_are_computed_once_per_cache_period(
+    start_ops: StartOps, recording_metrics: str
+) -> None:
+    ops = start_ops(WORKER_METRICS_URL=recording_metrics)
+    sent = 32
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        exposition = list(pool.map(lambda _: requests.get(f"{ops}/metrics", timeout=10), range(sent)))
+    elapsed = time.monotonic() - started
+    assert [response.status_code for response in exposition] == [200] * sent
+    assert all('scraped_total{function="reminders-worker"} 1.0' in response.text for response in exposition)
+    ops_workers = 2  # WEB_CONCURRENCY
+    assert RecordingMetrics.scrapes <= ops_workers * (1 + int(elapsed // CACHE_SECONDS) + 1), elapsed
+
+    # Past the cache period, a scrape is fresh again.
+    time.sleep(CACHE_SECONDS + 0.1)
+    scraped = RecordingMetrics.scrapes
+    assert requests.get(f"{ops}/metrics", timeout=10).status_code == 200
+    assert RecordingMetrics.scrapes == scraped + 1
+
+
 def test_ready_follows_the_database_going_down_and_coming_back(
     start_ops: StartOps, bucket: None, tmp_path: Path
 ) -> None:
@@ -243,6 +425,8 @@ def test_metrics_merge_every_function_and_count_requests(api: Api, stack: Runnin
     # Readiness calls every function's /health/live, so each one has counted at least that request.
     api.get("/api/v1/health/ready")
     me = {"function": "auth", "path": "/api/v1/auth/me", "method": "GET", "status": "200"}
+    # Whichever ops worker answers, a scrape older than what this test did is out of its cache by then.
+    time.sleep(CACHE_SECONDS)
     before = metric_samples(api)
     by_worker_before = requests_counted_by_worker("auth", stack, path=me["path"], status="200")
 
@@ -253,6 +437,7 @@ def test_metrics_merge_every_function_and_count_requests(api: Api, stack: Runnin
             pool.map(lambda _: Api(api.base_url).get(me["path"], token=user.access_token).status_code, range(sent))
         )
     assert statuses == [200] * sent
+    time.sleep(CACHE_SECONDS)
     after = metric_samples(api)
 
     by_worker = requests_counted_by_worker("auth", stack, path=me["path"], status="200")

@@ -84,6 +84,7 @@ def env(postgres: StoppablePostgres, redis_server: StoppableRedis, s3: Stoppable
         S3_BUCKET=BUCKET,
         RATE_LIMIT_DEFAULT="100000/minute",
         RATE_LIMIT_LOGIN="100000/minute",
+        RATE_LIMIT_OPS="100000/minute",
         WORKER_HEARTBEAT_SECONDS="1",
     )
 

@@ -47,6 +47,7 @@ def load_stack(
         services.s3_endpoint_url,
         RATE_LIMIT_DEFAULT="1000000/minute",
         RATE_LIMIT_LOGIN="100000/minute",
+        RATE_LIMIT_OPS="100000/minute",
     )
     routes = [route for route in load_routes() if route.name in ("auth", "tasks")]
     running = start_stack(env, Path(tmp_path_factory.mktemp("load-stack")), routes=routes)

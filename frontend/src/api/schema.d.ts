@@ -708,7 +708,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database, Redis, S3 and every function answer (the worker is reported, not required) */
+        /**
+         * The database, Redis, S3 and every function answer (the worker is reported, not required)
+         * @description Each ops process checks at most once every OPS_CACHE_SECONDS (2 s by default): the answer may be that old.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -725,6 +728,21 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Readiness"];
+                    };
+                };
+                /** @description Too many requests from this address to the endpoints that ask every function (readiness, merged metrics and merged document share one window per address, apart from the API's) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
                 /** @description A required component is down (same body) */
@@ -754,7 +772,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every function's OpenAPI document merged into one */
+        /**
+         * Every function's OpenAPI document merged into one
+         * @description It changes only when a function is deployed: each ops process keeps it for a minute (as long as readiness
+         *     when a function was missing from it).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -770,6 +792,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content?: never;
+                };
+                /** @description Too many requests from this address to the endpoints that ask every function (readiness, merged metrics and merged document share one window per address, apart from the API's) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
                 };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
@@ -1730,7 +1767,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every function's metrics, each series labelled function="<name>"; function_up is 0 for one that is down */
+        /**
+         * Every function's metrics, each series labelled function="<name>"; function_up is 0 for one that is down
+         * @description Each ops process scrapes the functions at most once every OPS_CACHE_SECONDS (2 s by default): the series
+         *     may be that old, which a scrape every 15 s does not notice.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1746,6 +1787,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content?: never;
+                };
+                /** @description Too many requests from this address to the endpoints that ask every function (readiness, merged metrics and merged document share one window per address, apart from the API's) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
                 };
                 default: components["responses"]["DEFAULT_ERROR"];
             };

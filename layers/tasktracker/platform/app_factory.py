@@ -83,6 +83,7 @@ def create_function_app(
         storage_uri=settings.redis_url,
         default_limit=settings.rate_limit_default,
         login_limit=settings.rate_limit_login,
+        monitoring_limit=settings.rate_limit_ops,
         enabled=settings.rate_limit_enabled,
     )
     FunctionMetrics(app, path=metrics_path)

@@ -39,6 +39,10 @@ def login_rate_limit_key() -> str:
     return f"ip:{client_address()}:login"
 
 
+def monitoring_rate_limit_key() -> str:
+    return f"ip:{client_address()}:monitoring"
+
+
 def _default_limit() -> str:
     limit: str = current_app.config["RATE_LIMIT_DEFAULT"]
     return limit
@@ -46,6 +50,11 @@ def _default_limit() -> str:
 
 def _login_limit() -> str:
     limit: str = current_app.config["RATE_LIMIT_LOGIN"]
+    return limit
+
+
+def _monitoring_limit() -> str:
+    limit: str = current_app.config["RATE_LIMIT_MONITORING"]
     return limit
 
 
@@ -67,11 +76,19 @@ limiter = Limiter(
 # guesses across accounts.
 login_limit = limiter.limit(_login_limit, key_func=login_rate_limit_key)
 
+# For the monitoring endpoints that ask every function (ops's readiness, merged metrics and merged document):
+# one window per address shared by them, apart from the API's, so that monitoring never spends a user's
+# budget and a flood of them cannot make every function answer over and over.
+monitoring_limit = limiter.shared_limit(_monitoring_limit, scope="monitoring", key_func=monitoring_rate_limit_key)
 
-def configure_rate_limits(app: Flask, *, storage_uri: str, default_limit: str, login_limit: str, enabled: bool) -> None:
+
+def configure_rate_limits(
+    app: Flask, *, storage_uri: str, default_limit: str, login_limit: str, monitoring_limit: str, enabled: bool
+) -> None:
     app.config.update(
         RATE_LIMIT_DEFAULT=default_limit,
         RATE_LIMIT_LOGIN=login_limit,
+        RATE_LIMIT_MONITORING=monitoring_limit,
         RATELIMIT_ENABLED=enabled,
         RATELIMIT_STORAGE_URI=storage_uri if enabled else "memory://",
         RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 1, "socket_timeout": 1},

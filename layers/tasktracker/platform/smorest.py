@@ -115,8 +115,9 @@ SIGNED_IN_401 = f"Not signed in; the code says why: {SIGNED_IN_401_CODES}"
 
 
 class FunctionBlueprint(Blueprint):  # type: ignore[misc]
-    """`rate_limited=False` exempts every route of the blueprint from the rate limits; otherwise each
-    operation documents the 429 answer the limits give."""
+    """`rate_limited=False` exempts every route of the blueprint from the API's rate limits (a route may still
+    take a limit of its own with `limited_by`); otherwise each operation documents the 429 answer the limits
+    give."""
 
     ARGUMENTS_PARSER = _Parser()
     PAGINATION_ARGUMENTS_PARSER = _Parser()
@@ -139,6 +140,15 @@ class FunctionBlueprint(Blueprint):  # type: ignore[misc]
                     description="Too many requests: the rate limit of the user, or of the address when signed out",
                 )(view)
             return register(view)
+
+        return decorator
+
+    def limited_by(self, limit: Callable[[Callable[..., Any]], Any], description: str) -> Any:
+        """A limit of the route's own (e.g. rate_limits.monitoring_limit), with the 429 answer it gives."""
+
+        def decorator(view: Callable[..., Any]) -> Any:
+            documented = self.alt_response(429, schema=ErrorSchema, headers=RATE_LIMIT_HEADERS, description=description)
+            return limit(documented(view))
 
         return decorator
 

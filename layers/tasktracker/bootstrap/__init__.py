@@ -9,17 +9,18 @@ from tasktracker.config import Settings
 
 if TYPE_CHECKING:
     from tasktracker.application.identity import ActiveUsers
-    from tasktracker.application.ports import UnitOfWorkFactory
+    from tasktracker.application.ports import UnitOfWork, UnitOfWorkFactory
 
 
 def unit_of_work_factory(settings: Settings) -> UnitOfWorkFactory:
-    from tasktracker.adapters.sqlalchemy.engine import session_factory
-    from tasktracker.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+    """SQLAlchemy, psycopg and the engine load with the first unit of work, not when the app is built: a
+    start that answers no database request (a health probe, the documents) never pays for them."""
 
-    sessions = session_factory(settings.database_url, settings.db_pool_size)
+    def new_unit_of_work(*, read_only: bool = False) -> UnitOfWork:
+        from tasktracker.adapters.sqlalchemy.engine import session_factory
+        from tasktracker.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
-    def new_unit_of_work(*, read_only: bool = False) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(sessions, read_only=read_only)
+        return SqlAlchemyUnitOfWork(session_factory(settings.database_url, settings.db_pool_size), read_only=read_only)
 
     return new_unit_of_work
 

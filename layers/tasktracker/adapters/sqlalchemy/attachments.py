@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from uuid import UUID
 
 from sqlalchemy import delete, insert, select
@@ -52,3 +53,11 @@ class SqlAttachmentRepository(SqlRepository):
 
     def delete(self, attachment: Attachment) -> None:
         self.session.execute(delete(AttachmentRow).where(AttachmentRow.id == attachment.id))
+
+    def recorded_keys(self, keys: Collection[str]) -> set[str]:
+        if not keys:
+            return set()
+        found = self.session.scalars(
+            select(AttachmentRow.storage_path).where(AttachmentRow.storage_path.in_(list(keys)))
+        )
+        return set(found)

@@ -6,13 +6,16 @@ Tasks are written straight into the database: these tests need a task, not the t
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
@@ -712,3 +715,52 @@ def test_a_file_s3_refuses_to_delete_with_its_task_stays_in_the_outbox_until_the
     assert settled.returncode == 0, settled.stdout + settled.stderr
     assert bucket.keys(task_id) == []
     assert outbox(db, task_id) == []
+
+
+def kill_function(running: RunningStack, name: str) -> None:
+    """SIGKILL to a function's gunicorn master and its workers at once, as a crash would."""
+    master = running.processes[name]
+    workers = [int(pid) for pid in Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()]
+    for pid in [master.pid, *workers]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    master.wait(10)
+
+
+def test_an_upload_killed_after_its_commit_before_its_file_was_kept_is_kept_by_the_settler(
+    refusing_storage: tuple[RunningStack, RefusingS3, dict[str, str]], db: psycopg.Connection
+) -> None:
+    running, s3, env = refusing_storage
+    api = Api(running.base_url)
+    owner = sign_up(api, "killed")
+    task_id = create_task(db, owner)
+    answers: list[requests.Response | Exception] = []
+
+    def upload_in_background() -> None:
+        try:
+            answers.append(upload(api, owner, task_id, b"committed, never kept"))
+        except requests.RequestException as error:
+            answers.append(error)
+
+    held = s3.hold_untagging()
+    uploading = threading.Thread(target=upload_in_background)
+    uploading.start()
+    # The row is committed and the request is asking S3 to keep the file: the process dies right there.
+    assert held.wait(30), "the upload never asked S3 to keep its file"
+    kill_function(running, "attachments")
+    s3.release()
+    uploading.join(30)
+    assert not (isinstance(answers[0], requests.Response) and answers[0].status_code == 201), answers
+
+    [(attachment_id, *_, key)] = attachment_rows(db, task_id)
+    bucket = Bucket(s3_client(s3.url), env["S3_BUCKET"])
+    # The row is there with its file; the file still expires, and its 'keep' waits in the outbox.
+    assert bucket.tags(key) == PENDING
+    assert outbox(db, task_id) == [(key, "keep", 0, None)]
+    assert [event[0] for event in audit_events(db, attachment_id)] == ["ATTACHMENT_ADDED"]
+
+    settled = settle_storage(env)
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    assert bucket.tags(key) == {}
+    assert outbox(db, task_id) == []
+    assert bucket.read(key) == b"committed, never kept"

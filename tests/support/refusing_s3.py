@@ -1,8 +1,10 @@
-"""moto's S3 that refuses to delete chosen keys, as S3 does for keys a bucket policy protects.
+"""moto's S3 that refuses to delete chosen keys, as S3 does for keys a bucket policy protects, and that can
+hold the requests removing an object's tags, so that a test can kill their caller in the middle.
 
 moto's own WSGI application serves every request; a thin layer in front of it answers for the refused keys
 the way S3 does: DeleteObject is 403 AccessDenied, and a DeleteObjects batch deletes the other keys and lists
 each refused one in its Errors with a 200, which a client that only checks the status takes for success.
+A held DeleteObjectTagging waits until released and then fails with 503, leaving the tags as they were.
 The buckets are moto's, in this process: another moto server of the process sees the same objects.
 """
 
@@ -40,6 +42,9 @@ class _Refusing:
         self.app = app
         self.refused: set[str] = set()
         self.refusals = 0
+        self.holding_untagging = False
+        self.untagging_held = threading.Event()
+        self.released = threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -57,6 +62,14 @@ class _Refusing:
             return [body]
         if method == "POST" and "delete" in query:
             return self._delete_objects(environ, start_response)
+        if method == "DELETE" and "tagging" in query and self.holding_untagging:
+            self.untagging_held.set()
+            self.released.wait(120)
+            body = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code></Error>'
+            start_response(
+                "503 Service Unavailable", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
         return self.app(environ, start_response)
 
     def _delete_objects(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -137,11 +150,23 @@ class RefusingS3:
     def accept(self) -> None:
         self.layer.refused.clear()
 
+    def hold_untagging(self) -> threading.Event:
+        """From now on, requests removing an object's tags wait until release(); the event is set by the first."""
+        self.layer.released.clear()
+        self.layer.untagging_held.clear()
+        self.layer.holding_untagging = True
+        return self.layer.untagging_held
+
+    def release(self) -> None:
+        self.layer.holding_untagging = False
+        self.layer.released.set()
+
     @property
     def refusals(self) -> int:
         return self.layer.refusals
 
     def stop(self) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(10)

@@ -18,7 +18,7 @@ from tasktracker.application.ports import (
 )
 from tasktracker.domain.entities import Attachment, AuditEvent, RefreshToken, Task, User, new_id
 from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus
-from tasktracker.domain.errors import ConflictError
+from tasktracker.domain.errors import ConflictError, ServiceUnavailableError
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -281,3 +281,21 @@ def test_recorded_keys_are_the_keys_an_attachment_row_names(uow: UnitOfWorkFacto
             attachment.storage_path
         }
         assert tx.attachments.recorded_keys(set()) == set()
+
+
+def test_a_row_found_recorded_cannot_be_deleted_until_the_settler_is_done(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    task = make_task(uow, ada, "With a file")
+    attachment = Attachment(new_id(), task.id, "a.txt", "text/plain", 1, f"tasks/{task.id}/1", NOW)
+    with uow() as tx:
+        tx.attachments.add(attachment)
+        tx.commit()
+    with uow() as settler:
+        assert settler.attachments.recorded_keys([attachment.storage_path]) == {attachment.storage_path}
+        # A delete of the row waits for the settler (here: gives up waiting after 200 ms).
+        with pytest.raises(ServiceUnavailableError), uow() as request:
+            request.session.connection().exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+            request.attachments.delete(attachment)
+    with uow() as request:
+        request.attachments.delete(attachment)
+        request.commit()

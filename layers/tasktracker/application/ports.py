@@ -119,7 +119,8 @@ class AttachmentRepository(Protocol):
     def list_for_task(self, task_id: UUID) -> list[Attachment]: ...
     def delete(self, attachment: Attachment) -> None: ...
     def recorded_keys(self, keys: Collection[str]) -> set[str]:
-        """Which of these storage keys an attachment row names."""
+        """Which of these storage keys an attachment row names; those rows cannot be deleted until the
+        transaction ends."""
         ...
 
 

@@ -58,6 +58,9 @@ class SqlAttachmentRepository(SqlRepository):
         if not keys:
             return set()
         found = self.session.scalars(
-            select(AttachmentRow.storage_path).where(AttachmentRow.storage_path.in_(list(keys)))
+            select(AttachmentRow.storage_path)
+            .where(AttachmentRow.storage_path.in_(list(keys)))
+            # FOR SHARE: a delete of these rows waits until this transaction ends, so a file kept now has its row.
+            .with_for_update(read=True)
         )
         return set(found)

@@ -23,11 +23,12 @@ from tests.infra.tooling import FUNCTION_DOCKERFILE, ROOT, copies, function_name
 pytestmark = pytest.mark.slow_install
 
 MIGRATE = "migrate"
-# The modules each container runs: the WSGI app, plus the worker's command line for the reminders image.
+# The modules each container runs: the WSGI app, plus the worker's command line for the reminders image and the
+# storage adapter its settler loads when it has a file to keep or delete.
 ENTRY_MODULES = {
     name: [f"functions.{name}.app", "gunicorn", "tasktracker.platform.gunicorn_config"] for name in function_names()
 }
-ENTRY_MODULES["reminders"] += ["functions.reminders.cli", "celery"]
+ENTRY_MODULES["reminders"] += ["functions.reminders.cli", "celery", "tasktracker.adapters.s3.storage"]
 ENTRY_MODULES[MIGRATE] = ["tasktracker.adapters.sqlalchemy.migrate"]
 # Libraries an image must not carry: each function installs only its own extras.
 FORBIDDEN_MODULES = {"auth": ["boto3", "celery"], "audit": ["boto3", "celery", "argon2"], MIGRATE: ["flask"]}

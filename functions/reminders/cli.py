@@ -1,10 +1,13 @@
-"""`python -m functions.reminders.cli run|worker|beat`
+"""`python -m functions.reminders.cli run|settle-storage|worker|beat`
 
-run     one reminder pass now; prints how many were sent, in how many batches, how long it took, and its
-        correlation id (to find its log lines and audit events)
-worker  the Celery worker (arguments after `worker` go to `celery worker`, e.g. --concurrency 1)
-beat    the Celery beat (arguments go to `celery beat`, e.g. --schedule .local/beat/celerybeat-schedule).
-        Run exactly one beat per schedule: two would publish every run twice (harmless, but wasted).
+run             one reminder pass now; prints how many were sent, in how many batches, how long it took, and
+                its correlation id (to find its log lines and audit events)
+settle-storage  one storage settler run now: carries out the file changes (keep, delete) that requests left
+                in the outbox; prints what it did. --grace SECONDS takes only changes at least that old
+                (default STORAGE_SETTLE_GRACE_SECONDS; 0 takes them all). Exits 1 if a change failed.
+worker          the Celery worker (arguments after `worker` go to `celery worker`, e.g. --concurrency 1)
+beat            the Celery beat (arguments go to `celery beat`, e.g. --schedule .local/beat/celerybeat-schedule).
+                Run exactly one beat per schedule: two would publish every run twice (harmless, but wasted).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from tasktracker.config import settings as environment_settings
 from tasktracker.platform.logs import configure_logging
 
-from .passes import run_reminder_pass
+from .passes import run_reminder_pass, run_storage_settlement
 
 
 def run_once() -> int:
@@ -31,17 +34,41 @@ def run_once() -> int:
     return 0
 
 
+def settle_once(grace_seconds: float | None) -> int:
+    settings = environment_settings()
+    configure_logging(settings.log_level)
+    report = run_storage_settlement(settings, grace_seconds=grace_seconds)
+    print(
+        f"Settled {report.settled} storage change{'' if report.settled == 1 else 's'}, "
+        f"{report.failed} failed, {report.abandoned} left to expire, in {report.duration_seconds:.3f} s "
+        f"(correlation id {report.correlation_id})",
+        flush=True,
+    )
+    return 1 if report.failed else 0
+
+
+def _grace(value: str) -> float:
+    seconds = float(value)
+    if seconds < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m functions.reminders.cli", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("command", choices=("run", "worker", "beat"))
+    parser.add_argument("command", choices=("run", "settle-storage", "worker", "beat"))
     args, celery_arguments = parser.parse_known_args(argv)
     if args.command == "run":
         if celery_arguments:
             parser.error(f"run takes no arguments: {' '.join(celery_arguments)}")
         return run_once()
-    # Imported only here: `run` never loads Celery.
+    if args.command == "settle-storage":
+        settle_parser = argparse.ArgumentParser(prog="python -m functions.reminders.cli settle-storage")
+        settle_parser.add_argument("--grace", type=_grace, default=None, metavar="SECONDS")
+        return settle_once(settle_parser.parse_args(celery_arguments).grace)
+    # Imported only here: `run` and `settle-storage` never load Celery.
     from .worker import app
 
     if args.command == "worker":

@@ -1,11 +1,20 @@
-"""The one reminder pass. The Celery job, the Lambda schedule and the CLI all run it, so they cannot drift."""
+"""The scheduled work of the reminders function: the reminder pass and the storage settler. The Celery jobs, the
+Lambda schedules and the CLI all run these, so they cannot drift."""
 
 from __future__ import annotations
 
 from tasktracker.application.reminders import ReminderPassReport
-from tasktracker.bootstrap.reminders import send_reminders
+from tasktracker.application.storage_changes import StorageSettlementReport
+from tasktracker.bootstrap.reminders import send_reminders, settle_storage_changes
 from tasktracker.config import Settings
 
 
 def run_reminder_pass(settings: Settings, correlation_id: str | None = None) -> ReminderPassReport:
     return send_reminders(settings).run_pass(correlation_id)
+
+
+def run_storage_settlement(
+    settings: Settings, correlation_id: str | None = None, grace_seconds: float | None = None
+) -> StorageSettlementReport:
+    """Carries out the storage changes requests left behind; `grace_seconds` overrides STORAGE_SETTLE_GRACE_SECONDS."""
+    return settle_storage_changes(settings).run(correlation_id, grace_seconds)

@@ -75,6 +75,10 @@ class Settings:
     # Retry n waits a random time up to factor * 2**n seconds, capped at the maximum (exponential, full jitter).
     reminder_retry_backoff_seconds: int = 4
     reminder_retry_backoff_max_seconds: int = 300
+    # The storage settler: how often it runs, and how old a change must be before it takes it (younger ones
+    # belong to the request that wrote them, which is carrying them out).
+    storage_settle_interval_seconds: int = 60
+    storage_settle_grace_seconds: int = 30
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -109,6 +113,8 @@ class Settings:
             reminder_max_retries=_int("REMINDER_MAX_RETRIES", 5),
             reminder_retry_backoff_seconds=_int("REMINDER_RETRY_BACKOFF_SECONDS", 4),
             reminder_retry_backoff_max_seconds=_int("REMINDER_RETRY_BACKOFF_MAX_SECONDS", 300),
+            storage_settle_interval_seconds=_int("STORAGE_SETTLE_INTERVAL_SECONDS", 60),
+            storage_settle_grace_seconds=_int("STORAGE_SETTLE_GRACE_SECONDS", 30),
             cors_origins=tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
         )
         settings.validate()

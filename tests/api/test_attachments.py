@@ -6,11 +6,16 @@ Tasks are written straight into the database: these tests need a task, not the t
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
@@ -27,7 +32,8 @@ from werkzeug.http import parse_options_header
 from local.services import LocalServices, free_port, start_moto
 from tasktracker.routes import load_routes
 from tests.support.api import Api, SignedInUser, assert_error, sign_up
-from tests.support.stack import RunningStack, start_stack
+from tests.support.refusing_s3 import RefusingS3
+from tests.support.stack import ROOT, RunningStack, start_stack
 
 MiB = 1024 * 1024
 MAX_UPLOAD_BYTES = 25 * MiB  # the stack runs with the default MAX_UPLOAD_BYTES
@@ -140,6 +146,27 @@ def audit_events(db: psycopg.Connection, attachment_id: str) -> list[tuple[Any, 
     ).fetchall()
 
 
+def outbox(db: psycopg.Connection, task_id: str) -> list[tuple[Any, ...]]:
+    """The task's files whose change storage has yet to make (the storage outbox)."""
+    return db.execute(
+        "SELECT storage_key, action, attempts, last_error FROM storage_changes WHERE storage_key LIKE %s"
+        " ORDER BY storage_key",
+        (f"tasks/{task_id}/%",),
+    ).fetchall()
+
+
+def settle_storage(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """One run of the storage settler, taking every change however young, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "functions.reminders.cli", "settle-storage", "--grace", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def download(api: Api, user: SignedInUser, attachment_id: str) -> requests.Response:
     return api.get(f"/api/v1/attachments/{attachment_id}/download", token=user.access_token)
 
@@ -176,6 +203,9 @@ def test_owner_uploads_lists_downloads_and_deletes_a_file(
     [(event_type, user_id, audited_task, details)] = audit_events(db, attachment["id"])
     assert (event_type, user_id, audited_task) == ("ATTACHMENT_ADDED", owner.id, task_id)
     assert details["filename"] == "notes.txt" and details["size_bytes"] == len(content)
+    # Kept by the request itself: nothing is left for the settler.
+    assert bucket.tags(storage_key) == {}
+    assert outbox(db, task_id) == []
 
     listed = api.get(f"/api/v1/tasks/{task_id}/attachments", token=owner.access_token)
     assert listed.status_code == 200
@@ -194,6 +224,7 @@ def test_owner_uploads_lists_downloads_and_deletes_a_file(
     assert deleted.content == b""
     assert attachment_rows(db, task_id) == []
     assert bucket.keys(task_id) == []
+    assert outbox(db, task_id) == []
     assert [event[0] for event in audit_events(db, attachment["id"])] == ["ATTACHMENT_ADDED", "ATTACHMENT_REMOVED"]
     assert api.get(f"/api/v1/tasks/{task_id}/attachments", token=owner.access_token).json() == []
     assert_error(download(api, owner, attachment["id"]), 404, "ATTACHMENT_NOT_FOUND")
@@ -448,6 +479,7 @@ def test_a_presigned_upload_goes_straight_to_s3_and_is_confirmed(
     assert "attachment_id" in assert_error(twice, 400, "VALIDATION_ERROR")["details"]["fields"]
     assert len(attachment_rows(db, task_id)) == 1
     assert bucket.keys(task_id) == [f"tasks/{task_id}/{attachment['id']}"]
+    assert outbox(db, task_id) == []
 
 
 PENDING = {"upload": "pending"}
@@ -585,7 +617,10 @@ def storage_outage(
 
 
 def test_while_s3_is_down_nothing_is_recorded_or_lost_and_the_answer_is_503(
-    storage_outage: tuple[RunningStack, Any], db: psycopg.Connection
+    storage_outage: tuple[RunningStack, Any],
+    db: psycopg.Connection,
+    services: LocalServices,
+    stack_env: dict[str, str],
 ) -> None:
     running, moto = storage_outage
     api = Api(running.base_url)
@@ -593,6 +628,7 @@ def test_while_s3_is_down_nothing_is_recorded_or_lost_and_the_answer_is_503(
     task_id = create_task(db, owner)
     kept = upload(api, owner, task_id, b"uploaded before the outage")
     assert kept.status_code == 201, kept.text
+    key = f"tasks/{task_id}/{kept.json()['id']}"
 
     moto.stop()
 
@@ -603,8 +639,128 @@ def test_while_s3_is_down_nothing_is_recorded_or_lost_and_the_answer_is_503(
     unconfirmable = {"attachment_id": str(uuid.uuid4()), "filename": "x.pdf"}
     confirm = api.post(f"/api/v1/tasks/{task_id}/attachments/confirm", token=owner.access_token, json=unconfirmable)
     assert_error(confirm, 503, "S3_UNAVAILABLE")
-    # The row's removal waits for the file's: with S3 down, both stay.
+    assert outbox(db, task_id) == []
+
+    # A delete needs only the database: the row goes now, and its file waits in the outbox for storage.
     removal = api.delete(f"/api/v1/attachments/{kept.json()['id']}", token=owner.access_token)
-    assert_error(removal, 503, "S3_UNAVAILABLE")
-    assert [row[0] for row in attachment_rows(db, task_id)] == [kept.json()["id"]]
-    assert [event[0] for event in audit_events(db, kept.json()["id"])] == ["ATTACHMENT_ADDED"]
+    assert removal.status_code == 204, removal.text
+    assert attachment_rows(db, task_id) == []
+    assert [event[0] for event in audit_events(db, kept.json()["id"])] == ["ATTACHMENT_ADDED", "ATTACHMENT_REMOVED"]
+    assert [row[:2] for row in outbox(db, task_id)] == [(key, "discard")]
+
+    # moto keeps its buckets in this process, so the session's S3 serves the same bucket: S3 is back.
+    back = Bucket(s3_client(services.s3_endpoint_url), stack_env["S3_BUCKET"])
+    assert back.keys(task_id) == [key]
+    settled = settle_storage({**stack_env, "S3_ENDPOINT_URL": services.s3_endpoint_url})
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    assert back.keys(task_id) == []
+    assert outbox(db, task_id) == []
+
+
+@pytest.fixture
+def refusing_storage(
+    stack_env: dict[str, str], tmp_path: Path, fresh_rate_limits: None
+) -> Iterator[tuple[RunningStack, RefusingS3, dict[str, str]]]:
+    """An S3 that refuses to delete the keys a test names, behind auth, tasks and attachments of their own."""
+    s3 = RefusingS3(free_port())
+    env = {**stack_env, "S3_ENDPOINT_URL": s3.url, "S3_BUCKET": "tasktracker-refusing"}
+    routes = [route for route in load_routes() if route.name in ("auth", "tasks", "attachments")]
+    running = start_stack(env, tmp_path, routes=routes)
+    try:
+        yield running, s3, env
+    finally:
+        running.stop()
+        s3.stop()
+
+
+def test_a_file_s3_refuses_to_delete_with_its_task_stays_in_the_outbox_until_the_settler_deletes_it(
+    refusing_storage: tuple[RunningStack, RefusingS3, dict[str, str]], db: psycopg.Connection
+) -> None:
+    running, s3, env = refusing_storage
+    api = Api(running.base_url)
+    owner = sign_up(api, "refused")
+    task = api.post("/api/v1/tasks", token=owner.access_token, json={"title": "With three files"})
+    assert task.status_code == 201, task.text
+    task_id = task.json()["id"]
+    keys = []
+    for number in range(3):
+        created = upload(api, owner, task_id, f"file {number}".encode(), f"file-{number}.txt")
+        assert created.status_code == 201, created.text
+        keys.append(f"tasks/{task_id}/{created.json()['id']}")
+    bucket = Bucket(s3_client(s3.url), env["S3_BUCKET"])
+    assert sorted(bucket.keys(task_id)) == sorted(keys)
+    assert all(bucket.tags(key) == {} for key in keys)
+    assert outbox(db, task_id) == []
+
+    s3.refuse(keys[1])
+    deleted = api.delete(f"/api/v1/tasks/{task_id}", token=owner.access_token)
+
+    # The task and its rows are gone; S3 deleted two files in one batch and answered the third with an error.
+    assert deleted.status_code == 204, deleted.text
+    assert attachment_rows(db, task_id) == []
+    assert s3.refusals == 1
+    assert bucket.keys(task_id) == [keys[1]]
+    assert outbox(db, task_id) == [(keys[1], "discard", 0, None)]
+
+    still_refused = settle_storage(env)
+    assert still_refused.returncode == 1, still_refused.stdout + still_refused.stderr
+    assert "1 failed" in still_refused.stdout
+    [(key, action, attempts, last_error)] = outbox(db, task_id)
+    assert (key, action, attempts) == (keys[1], "discard", 1)
+    assert last_error.startswith("AccessDenied")
+    assert bucket.keys(task_id) == [keys[1]]
+
+    s3.accept()
+    settled = settle_storage(env)
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    assert bucket.keys(task_id) == []
+    assert outbox(db, task_id) == []
+
+
+def kill_function(running: RunningStack, name: str) -> None:
+    """SIGKILL to a function's gunicorn master and its workers at once, as a crash would."""
+    master = running.processes[name]
+    workers = [int(pid) for pid in Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()]
+    for pid in [master.pid, *workers]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    master.wait(10)
+
+
+def test_an_upload_killed_after_its_commit_before_its_file_was_kept_is_kept_by_the_settler(
+    refusing_storage: tuple[RunningStack, RefusingS3, dict[str, str]], db: psycopg.Connection
+) -> None:
+    running, s3, env = refusing_storage
+    api = Api(running.base_url)
+    owner = sign_up(api, "killed")
+    task_id = create_task(db, owner)
+    answers: list[requests.Response | Exception] = []
+
+    def upload_in_background() -> None:
+        try:
+            answers.append(upload(api, owner, task_id, b"committed, never kept"))
+        except requests.RequestException as error:
+            answers.append(error)
+
+    held = s3.hold_untagging()
+    uploading = threading.Thread(target=upload_in_background)
+    uploading.start()
+    # The row is committed and the request is asking S3 to keep the file: the process dies right there.
+    assert held.wait(30), "the upload never asked S3 to keep its file"
+    kill_function(running, "attachments")
+    s3.release()
+    uploading.join(30)
+    assert not (isinstance(answers[0], requests.Response) and answers[0].status_code == 201), answers
+
+    [(attachment_id, *_, key)] = attachment_rows(db, task_id)
+    bucket = Bucket(s3_client(s3.url), env["S3_BUCKET"])
+    # The row is there with its file; the file still expires, and its 'keep' waits in the outbox.
+    assert bucket.tags(key) == PENDING
+    assert outbox(db, task_id) == [(key, "keep", 0, None)]
+    assert [event[0] for event in audit_events(db, attachment_id)] == ["ATTACHMENT_ADDED"]
+
+    settled = settle_storage(env)
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    assert bucket.tags(key) == {}
+    assert outbox(db, task_id) == []
+    assert bucket.read(key) == b"committed, never kept"

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
+from functions.reminders.app import SETTLE_STORAGE_EVENT, is_scheduled_event, is_storage_settlement_event
 from infra.aws.bundle import stage
 from tasktracker.adapters.s3.storage import BUCKET_LIFECYCLE
 from tasktracker.routes import load_routes, route_for
 from tests.infra.tooling import ROOT, function_names, require_tool
 
 TEMPLATE = ROOT / "infra" / "aws" / "template.yaml"
+EVENTS = ROOT / "tests" / "fixtures" / "aws-events"
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -123,10 +125,22 @@ def test_every_api_route_belongs_to_the_function_the_router_picks() -> None:
         assert chosen is not None and chosen.name == function, template
 
 
-def test_the_reminders_function_runs_every_five_minutes() -> None:
+def _schedules() -> dict[str, dict[str, Any]]:
     events = _functions()["reminders"]["Events"].values()
+    return {event["Properties"]["Schedule"]: event["Properties"] for event in events if event["Type"] == "Schedule"}
 
-    assert [event["Properties"]["Schedule"] for event in events if event["Type"] == "Schedule"] == ["rate(5 minutes)"]
+
+def test_the_reminders_function_runs_the_pass_every_five_minutes_and_the_settler_every_minute() -> None:
+    schedules = _schedules()
+
+    assert sorted(schedules) == ["rate(1 minute)", "rate(5 minutes)"]
+    # The pass gets EventBridge's own event (its id is the run's correlation id); the settler's rule sends the
+    # event the handler knows it by.
+    assert "Input" not in schedules["rate(5 minutes)"]
+    assert json.loads(schedules["rate(1 minute)"]["Input"]) == SETTLE_STORAGE_EVENT
+    assert is_scheduled_event(json.loads((EVENTS / "eventbridge-scheduled.json").read_text()))
+    assert not is_scheduled_event(SETTLE_STORAGE_EVENT)
+    assert is_storage_settlement_event(SETTLE_STORAGE_EVENT)
 
 
 def test_only_attachments_and_tasks_may_write_the_bucket() -> None:
@@ -138,6 +152,18 @@ def test_only_attachments_and_tasks_may_write_the_bucket() -> None:
     }
 
     assert writers == {"attachments", "tasks"}
+
+
+def test_the_settler_may_only_tag_untag_and_delete_files() -> None:
+    actions = {
+        action
+        for policy in _functions()["reminders"]["Policies"]
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+        for action in statement["Action"]
+    }
+
+    assert actions == {"s3:DeleteObject", "s3:PutObjectTagging", "s3:DeleteObjectTagging", "s3:ListBucket"}
 
 
 def _as_cloudformation(rule: dict[str, Any]) -> dict[str, Any]:
@@ -201,4 +227,7 @@ def test_each_bundle_holds_its_function_and_only_its_extras_libraries(tmp_path: 
     auth_libraries = (tmp_path / "auth" / "requirements.txt").read_text()
     assert "argon2-cffi" in auth_libraries
     assert "boto3" not in auth_libraries
-    assert "celery" in (tmp_path / "reminders" / "requirements.txt").read_text()
+    reminders_libraries = (tmp_path / "reminders" / "requirements.txt").read_text()
+    assert "celery" in reminders_libraries
+    # The storage settler runs in the reminders function.
+    assert "boto3" in reminders_libraries

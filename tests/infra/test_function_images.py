@@ -23,11 +23,12 @@ from tests.infra.tooling import FUNCTION_DOCKERFILE, ROOT, copies, function_name
 pytestmark = pytest.mark.slow_install
 
 MIGRATE = "migrate"
-# The modules each container runs: the WSGI app, plus the worker's command line for the reminders image.
+# The modules each container runs: the WSGI app, plus the worker's command line for the reminders image and the
+# storage adapter its settler loads when it has a file to keep or delete.
 ENTRY_MODULES = {
     name: [f"functions.{name}.app", "gunicorn", "tasktracker.platform.gunicorn_config"] for name in function_names()
 }
-ENTRY_MODULES["reminders"] += ["functions.reminders.cli", "celery"]
+ENTRY_MODULES["reminders"] += ["functions.reminders.cli", "celery", "tasktracker.adapters.s3.storage"]
 ENTRY_MODULES[MIGRATE] = ["tasktracker.adapters.sqlalchemy.migrate"]
 # Every function reads the route table from the layer it installs; none carries infra/ to find it.
 ROUTE_TABLE_CHECK = "from tasktracker.routes import load_routes; assert load_routes()"

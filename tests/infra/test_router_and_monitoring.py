@@ -151,7 +151,13 @@ def test_prometheus_scrapes_every_function_once_and_the_worker() -> None:
 
 @pytest.mark.parametrize(
     "metric",
-    ["http_requests_total", "http_request_duration_seconds_bucket", "reminders_processed_total"],
+    [
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "reminders_processed_total",
+        "storage_changes_settled_total",
+        "storage_changes_failed_total",
+    ],
 )
 def test_the_grafana_dashboard_charts_the_metric(metric: str) -> None:
     dashboard = json.loads((ROOT / "infra" / "grafana" / "dashboards" / "tasktracker.json").read_text())

@@ -15,7 +15,8 @@ def clean_db(database_url: str) -> Iterator[str]:
     yield database_url
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute(
-            "TRUNCATE users, tasks, tags, task_tags, attachments, audit_events, reminder_logs, refresh_tokens CASCADE"
+            "TRUNCATE users, tasks, tags, task_tags, attachments, audit_events, reminder_logs, refresh_tokens,"
+            " storage_changes CASCADE"
         )
 
 

@@ -6,7 +6,17 @@ import psycopg
 
 from tasktracker.adapters.sqlalchemy.migrate import check, downgrade, upgrade
 
-TABLES = {"users", "tasks", "tags", "task_tags", "attachments", "audit_events", "reminder_logs", "refresh_tokens"}
+TABLES = {
+    "users",
+    "tasks",
+    "tags",
+    "task_tags",
+    "attachments",
+    "audit_events",
+    "reminder_logs",
+    "refresh_tokens",
+    "storage_changes",
+}
 
 
 def _tables(database_url: str) -> set[str]:

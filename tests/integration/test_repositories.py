@@ -13,12 +13,14 @@ from tasktracker.application.ports import (
     DuePosition,
     ReminderAudit,
     SortKey,
+    StorageAction,
+    StorageChange,
     TaskQuery,
     UnitOfWorkFactory,
 )
-from tasktracker.domain.entities import AuditEvent, RefreshToken, Task, User, UserSession, new_id
+from tasktracker.domain.entities import Attachment, AuditEvent, RefreshToken, Task, User, UserSession, new_id
 from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus, TokenRevocation
-from tasktracker.domain.errors import ConflictError
+from tasktracker.domain.errors import ConflictError, ServiceUnavailableError
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(seconds=5)
@@ -288,3 +290,97 @@ def test_every_reminder_batch_is_planned_for_its_own_window(uow: UnitOfWorkFacto
         )
     assert custom >= 6, "the claim should have been prepared by now"
     assert generic == 0
+
+
+def _changes(*keys_and_actions: tuple[str, StorageAction], created_at: datetime = NOW) -> list[StorageChange]:
+    return [StorageChange(new_id(), key, action, created_at) for key, action in keys_and_actions]
+
+
+def test_storage_changes_are_claimed_oldest_first_once_past_the_grace(uow: UnitOfWorkFactory) -> None:
+    old = _changes(("tasks/a/1", StorageAction.KEEP), created_at=NOW - timedelta(minutes=2))
+    older = _changes(("tasks/a/2", StorageAction.DISCARD), created_at=NOW - timedelta(minutes=5))
+    young = _changes(("tasks/a/3", StorageAction.KEEP), created_at=NOW - timedelta(seconds=5))
+    with uow() as tx:
+        tx.storage_changes.add([*old, *older, *young])
+        tx.commit()
+    with uow() as tx:
+        claimed = tx.storage_changes.claim(NOW - timedelta(seconds=30), NOW, 10)
+    assert [change.storage_key for change in claimed] == ["tasks/a/2", "tasks/a/1"]
+    assert claimed[0] == older[0]
+
+
+def test_a_failed_storage_change_counts_its_attempts_and_is_not_claimed_again_by_the_same_run(
+    uow: UnitOfWorkFactory,
+) -> None:
+    [change] = _changes(("tasks/b/1", StorageAction.DISCARD), created_at=NOW - timedelta(minutes=1))
+    with uow() as tx:
+        tx.storage_changes.add([change])
+        tx.commit()
+    for attempt in (1, 2):
+        run_started = NOW + timedelta(minutes=attempt)
+        with uow() as tx:
+            [claimed] = tx.storage_changes.claim(run_started, run_started, 10)
+            tx.storage_changes.record_failure(claimed.id, f"AccessDenied #{attempt}", run_started)
+            tx.commit()
+        with uow() as tx:
+            assert tx.storage_changes.claim(run_started, run_started, 10) == []
+    with uow() as tx:
+        [claimed] = tx.storage_changes.claim(NOW + timedelta(minutes=3), NOW + timedelta(minutes=3), 10)
+    assert (claimed.attempts, claimed.last_error, claimed.attempted_at) == (
+        2,
+        "AccessDenied #2",
+        NOW + timedelta(minutes=2),
+    )
+
+
+def test_concurrent_settlers_skip_each_others_storage_changes_and_removal_never_waits(uow: UnitOfWorkFactory) -> None:
+    changes = _changes(*((f"tasks/c/{n}", StorageAction.DISCARD) for n in range(4)), created_at=NOW)
+    with uow() as tx:
+        tx.storage_changes.add(changes)
+        tx.commit()
+    with uow() as first, uow() as second:
+        taken = first.storage_changes.claim(NOW, NOW, 2)
+        # SKIP LOCKED: the second settler takes the other two instead of waiting for the first.
+        rest = second.storage_changes.claim(NOW, NOW, 10)
+        assert {change.id for change in taken} | {change.id for change in rest} == {change.id for change in changes}
+        assert not {change.id for change in taken} & {change.id for change in rest}
+        # A request removing its change while a settler holds it leaves it to the settler, without waiting.
+        second.session.connection().exec_driver_sql("SET LOCAL lock_timeout = '1s'")
+        second.storage_changes.remove([change.id for change in changes])
+        second.commit()
+        first.storage_changes.remove([change.id for change in taken])
+        first.commit()
+    with uow() as tx:
+        assert tx.storage_changes.claim(NOW, NOW, 10) == []
+
+
+def test_recorded_keys_are_the_keys_an_attachment_row_names(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    task = make_task(uow, ada, "With a file")
+    attachment = Attachment(new_id(), task.id, "a.txt", "text/plain", 1, f"tasks/{task.id}/1", NOW)
+    with uow() as tx:
+        tx.attachments.add(attachment)
+        tx.commit()
+    with uow() as tx:
+        assert tx.attachments.recorded_keys({attachment.storage_path, f"tasks/{task.id}/2"}) == {
+            attachment.storage_path
+        }
+        assert tx.attachments.recorded_keys(set()) == set()
+
+
+def test_a_row_found_recorded_cannot_be_deleted_until_the_settler_is_done(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    task = make_task(uow, ada, "With a file")
+    attachment = Attachment(new_id(), task.id, "a.txt", "text/plain", 1, f"tasks/{task.id}/1", NOW)
+    with uow() as tx:
+        tx.attachments.add(attachment)
+        tx.commit()
+    with uow() as settler:
+        assert settler.attachments.recorded_keys([attachment.storage_path]) == {attachment.storage_path}
+        # A delete of the row waits for the settler (here: gives up waiting after 200 ms).
+        with pytest.raises(ServiceUnavailableError), uow() as request:
+            request.session.connection().exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+            request.attachments.delete(attachment)
+    with uow() as request:
+        request.attachments.delete(attachment)
+        request.commit()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import boto3
 import psycopg
 import pytest
 import redis
@@ -99,14 +100,15 @@ CREATE OR REPLACE TRIGGER test_fault BEFORE INSERT ON audit_events FOR EACH ROW 
 
 @pytest.fixture(autouse=True)
 def clean_slate(reminders_database_url: str, reminders_redis: redis.Redis) -> Iterator[None]:
-    """Every test starts with no users, tasks, reminders or audit events, an empty queue, and the faults armed.
+    """Every test starts with no users, tasks, reminders, audit events or storage changes, an empty queue, and the
+    faults armed.
 
     The faults are database triggers that fire only for tasks whose title asks for them, so they live in
     the tests alone and fail the real transaction at the real place: after the ReminderLog rows went in.
     """
     reminders_redis.flushdb()
     with psycopg.connect(reminders_database_url, autocommit=True) as connection:
-        connection.execute("TRUNCATE users, tasks, reminder_logs, audit_events CASCADE")
+        connection.execute("TRUNCATE users, tasks, reminder_logs, audit_events, storage_changes CASCADE")
         connection.execute("DROP SEQUENCE IF EXISTS test_fault_attempts")
         connection.execute(FAULT_TRIGGERS)
     yield
@@ -251,3 +253,68 @@ def reminded(db: psycopg.Connection[Any]) -> Reminded:
         events.setdefault(task_id, []).append(details)
         user_ids.add(user_id)
     return Reminded(logs, events, user_ids)
+
+
+PENDING_TAGGING = "upload=pending"
+
+
+class SettlerBucket:
+    """The bucket the worker's storage settler works on (the session's moto S3), and the outbox beside it."""
+
+    def __init__(self, db: psycopg.Connection[Any], endpoint_url: str, name: str):
+        self.db = db
+        self.name = name
+        self.client: Any = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        if name not in {bucket["Name"] for bucket in self.client.list_buckets()["Buckets"]}:
+            self.client.create_bucket(Bucket=name)
+
+    def recorded_but_pending(self, seed: Seeder) -> str:
+        """An attachment whose row and 'keep' committed, and whose request died before the file was kept."""
+        task_id = seed.task(seed.user(), "With a file", None)
+        attachment_id = uuid.uuid4()
+        key = f"tasks/{task_id}/{attachment_id}"
+        self.client.put_object(Bucket=self.name, Key=key, Body=b"recorded", Tagging=PENDING_TAGGING)
+        self.db.execute(
+            "INSERT INTO attachments (id, task_id, filename, content_type, size_bytes, storage_path)"
+            " VALUES (%s, %s, 'a.txt', 'text/plain', 8, %s)",
+            (attachment_id, task_id, key),
+        )
+        self.left_in_outbox(key, "keep")
+        return key
+
+    def deleted_but_present(self) -> str:
+        """A file whose row's delete committed with its 'discard', and whose request died before deleting it."""
+        key = f"tasks/{uuid.uuid4()}/{uuid.uuid4()}"
+        self.client.put_object(Bucket=self.name, Key=key, Body=b"deleted")
+        self.left_in_outbox(key, "discard")
+        return key
+
+    def left_in_outbox(self, key: str, action: str) -> None:
+        self.db.execute(
+            "INSERT INTO storage_changes (id, storage_key, action, created_at)"
+            " VALUES (%s, %s, %s, now() - interval '1 minute')",
+            (uuid.uuid4(), key, action),
+        )
+
+    def outbox(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT storage_key, action FROM storage_changes ORDER BY storage_key").fetchall()
+
+    def tags(self, key: str) -> dict[str, str]:
+        tag_set = self.client.get_object_tagging(Bucket=self.name, Key=key)["TagSet"]
+        return {tag["Key"]: tag["Value"] for tag in tag_set}
+
+    def exists(self, key: str) -> bool:
+        return bool(self.client.list_objects_v2(Bucket=self.name, Prefix=key).get("KeyCount"))
+
+
+@pytest.fixture
+def settler_bucket(
+    rdb: psycopg.Connection[Any], services: LocalServices, worker_env: Callable[..., dict[str, str]]
+) -> SettlerBucket:
+    return SettlerBucket(rdb, services.s3_endpoint_url, worker_env()["S3_BUCKET"])

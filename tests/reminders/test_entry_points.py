@@ -20,7 +20,7 @@ from tasktracker.routes import load_routes
 from tests.support.api import Api, assert_error, sign_up
 from tests.support.stack import ROOT, RunningStack, function_environment, start_stack
 
-from .conftest import Seeder, reminded
+from .conftest import Seeder, SettlerBucket, reminded
 from .processes import CeleryProcess, finished
 
 EVENTS = ROOT / "tests" / "fixtures" / "aws-events"
@@ -29,7 +29,19 @@ EVENTS = ROOT / "tests" / "fixtures" / "aws-events"
 @pytest.fixture
 def lambda_environment(worker_env: Callable[..., dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     env = worker_env()
-    for name in ("APP_ENV", "DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "LOG_LEVEL", "REMINDER_BATCH_SIZE"):
+    for name in (
+        "APP_ENV",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SECRET_KEY",
+        "LOG_LEVEL",
+        "REMINDER_BATCH_SIZE",
+        "S3_ENDPOINT_URL",
+        "S3_BUCKET",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+    ):
         monkeypatch.setenv(name, env[name])
     from tasktracker.config import settings
 
@@ -78,6 +90,25 @@ def test_the_lambda_handler_given_the_scheduled_event_does_what_the_celery_job_d
     assert json.loads(json.dumps(by_lambda)) == by_lambda
 
 
+def test_the_lambda_handler_given_the_settlers_event_settles_the_storage_outbox(
+    seed: Seeder, rdb: psycopg.Connection[Any], settler_bucket: SettlerBucket, lambda_environment: None
+) -> None:
+    from functions.reminders.app import SETTLE_STORAGE_EVENT, handler
+
+    recorded = settler_bucket.recorded_but_pending(seed)
+    deleted = settler_bucket.deleted_but_present()
+
+    result = handler(dict(SETTLE_STORAGE_EVENT), None)
+
+    assert (result["settled"], result["failed"], result["abandoned"]) == (2, 0, 0)
+    assert json.loads(json.dumps(result)) == result
+    assert settler_bucket.outbox() == []
+    assert settler_bucket.tags(recorded) == {}
+    assert not settler_bucket.exists(deleted)
+    # Nothing reminded: the settler's event is not the reminder schedule's.
+    assert reminded(rdb).logs == {}
+
+
 def test_the_lambda_handler_sends_any_other_event_to_the_http_api(lambda_environment: None) -> None:
     from functions.reminders.app import handler
 
@@ -114,6 +145,39 @@ def test_the_cli_runs_one_pass_now_and_says_what_it_did(
     )
     assert said, result.stdout
     assert {events[0]["correlation_id"] for events in reminded(rdb).events.values()} == {said[1]}
+
+
+def test_the_cli_settles_the_storage_outbox_now_and_says_what_it_did(
+    seed: Seeder, settler_bucket: SettlerBucket, worker_env: Callable[..., dict[str, str]]
+) -> None:
+    recorded = settler_bucket.recorded_but_pending(seed)
+    settler_bucket.db.execute("UPDATE storage_changes SET created_at = now()")
+
+    def settle(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "functions.reminders.cli", "settle-storage", *arguments],
+            cwd=ROOT,
+            env=worker_env(LOG_LEVEL="WARNING"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    # Younger than the default grace: left to the request that wrote it.
+    waited = settle()
+    forced = settle("--grace", "0")
+
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout.startswith("Settled 0 storage changes, 0 failed, 0 left to expire, in ")
+    assert forced.returncode == 0, forced.stderr
+    said = re.fullmatch(
+        r"Settled 1 storage change, 0 failed, 0 left to expire, in \d+\.\d{3} s \(correlation id ([0-9a-f]{32})\)\n",
+        forced.stdout,
+    )
+    assert said, forced.stdout
+    assert settler_bucket.outbox() == []
+    assert settler_bucket.tags(recorded) == {}
+    assert settle("--grace", "-1").returncode == 2
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ as with the SQL repositories, which map rows to entities explicitly.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -25,6 +25,7 @@ from tasktracker.application.ports import (
     PresignedUpload,
     ReminderAudit,
     ReminderBatch,
+    StorageChange,
     StoredObject,
     TaskQuery,
 )
@@ -75,6 +76,7 @@ class FakeState:
     attachments: dict[UUID, Attachment] = field(default_factory=dict)
     audit_events: list[AuditEvent] = field(default_factory=list)
     reminder_logs: dict[tuple[UUID, ReminderType], ReminderLog] = field(default_factory=dict)
+    storage_changes: dict[UUID, StorageChange] = field(default_factory=dict)
 
 
 StateProvider = Callable[[], FakeState]
@@ -262,6 +264,46 @@ class FakeAttachmentRepository:
     def delete(self, attachment: Attachment) -> None:
         self._state().attachments.pop(attachment.id, None)
 
+    def recorded_keys(self, keys: Collection[str]) -> set[str]:
+        return {row.storage_path for row in self._state().attachments.values()} & set(keys)
+
+
+class FakeStorageChangeRepository:
+    """The outbox in a dict. One unit of work runs at a time here, so no change is ever locked by another."""
+
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def add(self, changes: Collection[StorageChange]) -> None:
+        stored = self._state().storage_changes
+        for change in changes:
+            if change.id in stored:
+                raise ConflictError("The change conflicts with existing data")
+            stored[change.id] = _copy(change)
+
+    def claim(self, created_before: datetime, attempted_before: datetime, limit: int) -> list[StorageChange]:
+        waiting = [
+            change
+            for change in self._state().storage_changes.values()
+            if change.created_at <= created_before
+            and (change.attempted_at is None or change.attempted_at < attempted_before)
+        ]
+        waiting.sort(key=lambda change: (change.created_at, change.id))
+        return _copy(waiting[: max(limit, 0)])
+
+    def remove(self, change_ids: Collection[UUID]) -> None:
+        stored = self._state().storage_changes
+        for change_id in change_ids:
+            stored.pop(change_id, None)
+
+    def record_failure(self, change_id: UUID, error: str, attempted_at: datetime) -> None:
+        stored = self._state().storage_changes
+        change = stored.get(change_id)
+        if change is not None:
+            stored[change_id] = replace(
+                change, attempts=change.attempts + 1, last_error=error, attempted_at=attempted_at
+            )
+
 
 class FakeAuditLog:
     def __init__(self, state: StateProvider) -> None:
@@ -345,7 +387,7 @@ class FakeReminderRepository:
         logs[key] = log
 
 
-Seedable = User | RefreshToken | Task | Attachment | AuditEvent | ReminderLog
+Seedable = User | RefreshToken | Task | Attachment | AuditEvent | ReminderLog | StorageChange
 
 
 class FakeUnitOfWork:
@@ -369,6 +411,7 @@ class FakeUnitOfWork:
         self.attachments = FakeAttachmentRepository(self._working_state)
         self.audit = FakeAuditLog(self._working_state)
         self.reminders = FakeReminderRepository(self._working_state)
+        self.storage_changes = FakeStorageChangeRepository(self._working_state)
 
     def __call__(self, *, read_only: bool = False) -> Self:
         # Use cases take a factory; handing out this one object lets tests see every transaction's outcome.
@@ -421,6 +464,15 @@ class FakeUnitOfWork:
                     state.audit_events.append(entity)
                 case ReminderLog():
                     state.reminder_logs[(entity.task_id, entity.reminder_type)] = entity
+                case StorageChange():
+                    state.storage_changes[entity.id] = entity
+
+    def outbox(self) -> dict[str, set[str]]:
+        """Committed storage changes: the keys waiting for each action."""
+        waiting: dict[str, set[str]] = {}
+        for change in self.committed_state.storage_changes.values():
+            waiting.setdefault(str(change.action), set()).add(change.storage_key)
+        return waiting
 
     def events(self, event_type: AuditEventType | None = None) -> list[AuditEvent]:
         """Committed audit events, of one type when given."""
@@ -495,7 +547,8 @@ STORAGE_OPERATIONS = frozenset(
 
 
 class FakeFileStorage:
-    """A bucket in a dict. fail() makes operations raise ServiceUnavailableError, as an unreachable S3 would.
+    """A bucket in a dict. fail() makes operations raise ServiceUnavailableError, as an unreachable S3 would;
+    refuse_to_delete() makes a batch delete refuse single keys, as S3 answers in its Errors.
 
     `pending` holds the keys storage would expire: every object starts there until it is marked kept.
     """
@@ -508,6 +561,8 @@ class FakeFileStorage:
         self.presigned: list[tuple[str, str, int]] = []
         self._failing: frozenset[str] = frozenset()
         self._interleaved: dict[str, Callable[[], object]] = {}
+        self.undeletable: set[str] = set()
+        self.calls: list[tuple[str, str]] = []
 
     def fail(self, *operations: str) -> None:
         """Make the named operations fail from now on; all of them when none is named."""
@@ -518,6 +573,11 @@ class FakeFileStorage:
 
     def recover(self) -> None:
         self._failing = frozenset()
+        self.undeletable = set()
+
+    def refuse_to_delete(self, *keys: str) -> None:
+        """Deleting these keys is refused (AccessDenied) from now on, the rest of a batch is deleted."""
+        self.undeletable.update(keys)
 
     def interleave(self, operation: str, action: Callable[[], object]) -> None:
         """Run `action` once, just before the next `operation`: how a test stages a concurrent request."""
@@ -529,7 +589,7 @@ class FakeFileStorage:
         self.pending.add(key)
 
     def put(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
-        self._begin("put")
+        self._begin("put", key)
         received = bytearray()
         # Read in small chunks and stop at the first byte too many, as a streaming upload must.
         while chunk := stream.read(self.chunk_size):
@@ -541,17 +601,17 @@ class FakeFileStorage:
         return len(received)
 
     def mark_kept(self, key: str) -> bool:
-        self._begin("mark_kept")
+        self._begin("mark_kept", key)
         self.pending.discard(key)
         return key in self.objects
 
     def mark_pending(self, key: str) -> None:
-        self._begin("mark_pending")
+        self._begin("mark_pending", key)
         if key in self.objects:
             self.pending.add(key)
 
     def open(self, key: str) -> StoredObject:
-        self._begin("open")
+        self._begin("open", key)
         blob = self.objects.get(key)
         if blob is None:
             raise NotFoundError("The stored file is missing", code="OBJECT_NOT_FOUND")
@@ -560,32 +620,40 @@ class FakeFileStorage:
         return StoredObject(size_bytes=len(data), content_type=blob.content_type, chunks=chunks)
 
     def delete(self, key: str) -> None:
-        self._begin("delete")
+        self._begin("delete", key)
+        if key in self.undeletable:
+            raise ServiceUnavailableError("Access Denied", code="STORAGE_REFUSED")
         # Like S3: deleting a missing key succeeds.
         self.objects.pop(key, None)
         self.pending.discard(key)
 
-    def delete_many(self, keys: Sequence[str]) -> None:
-        self._begin("delete_many")
+    def delete_many(self, keys: Sequence[str]) -> dict[str, str]:
+        self._begin("delete_many", ",".join(keys))
+        refused = {}
         for key in keys:
+            if key in self.undeletable:
+                refused[key] = "AccessDenied: Access Denied"
+                continue
             self.objects.pop(key, None)
             self.pending.discard(key)
+        return refused
 
     def head(self, key: str) -> StoredObject | None:
-        self._begin("head")
+        self._begin("head", key)
         blob = self.objects.get(key)
         if blob is None:
             return None
         return StoredObject(size_bytes=len(blob.data), content_type=blob.content_type, chunks=iter(()))
 
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
-        self._begin("presigned_post")
+        self._begin("presigned_post", key)
         self.presigned.append((key, content_type, max_bytes))
         return PresignedUpload(
             url="https://bucket.invalid/", fields={"key": key, "Content-Type": content_type}, expires_in=expires_in
         )
 
-    def _begin(self, operation: str) -> None:
+    def _begin(self, operation: str, key: str = "") -> None:
+        self.calls.append((operation, key))
         action = self._interleaved.pop(operation, None)
         if action is not None:
             action()

@@ -11,6 +11,7 @@ from tasktracker.application.attachments import (
     clean_content_type,
     storage_key,
 )
+from tasktracker.application.storage_changes import SettleStorageChanges
 from tasktracker.application.tasks import TaskUseCases
 from tasktracker.domain.entities import Attachment, Task, User, new_id
 from tasktracker.domain.enums import AuditEventType
@@ -53,6 +54,7 @@ def assert_nothing_kept(uow: FakeUnitOfWork, storage: FakeFileStorage) -> None:
     assert storage.objects == {}
     assert uow.committed_state.attachments == {}
     assert uow.events() == []
+    assert uow.outbox() == {}
 
 
 # upload
@@ -71,6 +73,28 @@ def test_upload_stores_the_object_the_row_and_an_attachment_added_event(
     [event] = uow.events(AuditEventType.ATTACHMENT_ADDED)
     assert (event.user_id, event.task_id, event.attachment_id) == (alice.id, task.id, attachment.id)
     assert event.details == {"filename": "Q3 report.txt", "content_type": "text/plain", "size_bytes": 16}
+    # Kept at once, so nothing is left for the settler.
+    assert storage.pending == set()
+    assert uow.outbox() == {}
+
+
+def test_the_row_and_its_keep_are_committed_before_storage_keeps_the_file(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        seen["rows"] = [row.storage_path for row in uow.committed_state.attachments.values()]
+        seen["outbox"] = uow.outbox()
+        seen["pending"] = set(storage.pending)
+
+    storage.interleave("mark_kept", look)
+    attachment = upload(attachments, alice, task)
+
+    key = attachment.storage_path
+    assert seen == {"rows": [key], "outbox": {"keep": {key}}, "pending": {key}}
+    assert [operation for operation, _ in storage.calls] == ["put", "mark_kept"]
+    assert uow.outbox() == {}
 
 
 def test_the_storage_key_never_comes_from_the_filename(
@@ -234,7 +258,7 @@ def test_delete_removes_the_row_and_the_object_and_records_attachment_removed(
     assert event.details == {"filename": "old.txt", "size_bytes": removed.size_bytes}
 
 
-def test_a_storage_failure_on_delete_keeps_the_row(
+def test_the_row_and_its_discard_are_committed_before_storage_deletes_the_file(
     attachments: AttachmentUseCases,
     uow: FakeUnitOfWork,
     storage: FakeFileStorage,
@@ -243,12 +267,56 @@ def test_a_storage_failure_on_delete_keeps_the_row(
     add_attachment: AddAttachment,
 ) -> None:
     attachment = add_attachment(task)
-    before = copy.deepcopy(uow.committed_state)
-    storage.fail("delete")
-    with pytest.raises(ServiceUnavailableError):
-        attachments.delete(alice.id, attachment.id)
-    assert uow.committed_state == before
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        seen["rows"] = dict(uow.committed_state.attachments)
+        seen["outbox"] = uow.outbox()
+
+    storage.interleave("delete_many", look)
+    attachments.delete(alice.id, attachment.id)
+
+    assert seen == {"rows": {}, "outbox": {"discard": {attachment.storage_path}}}
+    assert storage.objects == {}
+    assert uow.outbox() == {}
+
+
+def test_a_storage_failure_after_a_delete_leaves_the_file_to_the_settler(
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    task: Task,
+    add_attachment: AddAttachment,
+) -> None:
+    attachment = add_attachment(task)
+    storage.fail("delete_many")
+
+    attachments.delete(alice.id, attachment.id)
+
+    # The delete is done for the user; the file waits in the outbox until storage takes it.
+    assert uow.committed_state.attachments == {}
+    assert [event.attachment_id for event in uow.events(AuditEventType.ATTACHMENT_REMOVED)] == [attachment.id]
     assert attachment.storage_path in storage.objects
+    assert uow.outbox() == {"discard": {attachment.storage_path}}
+
+
+def test_a_file_storage_refuses_to_delete_stays_in_the_outbox(
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    task: Task,
+    add_attachment: AddAttachment,
+) -> None:
+    attachment = add_attachment(task)
+    storage.refuse_to_delete(attachment.storage_path)
+
+    attachments.delete(alice.id, attachment.id)
+
+    assert uow.committed_state.attachments == {}
+    assert attachment.storage_path in storage.objects
+    assert uow.outbox() == {"discard": {attachment.storage_path}}
 
 
 def test_b_cannot_delete_an_attachment_of_a(
@@ -266,6 +334,7 @@ def test_b_cannot_delete_an_attachment_of_a(
     assert uow.committed_state == before
     assert attachment.storage_path in storage.objects
     assert not uow.committed
+    assert storage.calls == []
 
 
 def test_delete_of_a_missing_attachment_is_not_found(attachments: AttachmentUseCases, alice: User) -> None:
@@ -372,6 +441,8 @@ def test_a_confirmation_that_loses_a_race_keeps_the_winners_file(
         confirm()
     assert list(uow.committed_state.attachments) == [attachment_id]
     assert key in storage.objects
+    assert storage.pending == set()
+    assert uow.outbox() == {}
 
 
 def test_confirm_upload_records_a_clean_content_type_like_upload_does(
@@ -404,23 +475,35 @@ def test_a_presigned_upload_stays_pending_until_it_is_confirmed(
     assert storage.pending == {storage_key(task.id, unconfirmed.attachment_id)}
 
 
-def test_when_storage_cannot_keep_the_object_no_row_is_written_and_the_upload_still_expires(
-    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+@pytest.mark.parametrize("path", ["upload", "confirm"])
+def test_when_storage_cannot_keep_the_file_yet_the_upload_is_recorded_and_its_keep_waits_for_the_settler(
+    path: str,
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    clock: FakeClock,
+    alice: User,
+    task: Task,
 ) -> None:
-    attachment_id = new_id()
-    key = storage_key(task.id, attachment_id)
-    storage.receive_upload(key, b"data", "text/plain")
     storage.fail("mark_kept")
-    with pytest.raises(ServiceUnavailableError):
-        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
-    assert uow.committed_state.attachments == {}
-    assert uow.events() == []
+    if path == "upload":
+        attachment = upload(attachments, alice, task)
+    else:
+        attachment_id = new_id()
+        storage.receive_upload(storage_key(task.id, attachment_id), b"data", "text/plain")
+        attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    key = attachment.storage_path
+    assert list(uow.committed_state.attachments) == [attachment.id]
     assert storage.pending == {key}
+    assert uow.outbox() == {"keep": {key}}
 
     storage.recover()
-    attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
-    assert list(uow.committed_state.attachments) == [attachment_id]
+    clock.advance(minutes=1)
+    settled = SettleStorageChanges(uow, lambda: storage, clock)()
+
+    assert settled.settled == 1
     assert storage.pending == set()
+    assert uow.outbox() == {}
 
 
 def test_an_upload_that_vanished_before_it_was_kept_records_nothing(
@@ -433,7 +516,11 @@ def test_an_upload_that_vanished_before_it_was_kept_records_nothing(
     with pytest.raises(ValidationError) as error:
         attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert list(error.value.details["fields"]) == ["attachment_id"]
+    # The row written just before is taken back, and the trail says so.
     assert uow.committed_state.attachments == {}
+    assert uow.outbox() == {}
+    [removed] = uow.events(AuditEventType.ATTACHMENT_REMOVED)
+    assert removed.details["file_missing"] is True
 
 
 def test_a_confirmation_whose_commit_fails_leaves_the_upload_pending_for_a_retry(
@@ -447,11 +534,14 @@ def test_a_confirmation_whose_commit_fails_leaves_the_upload_pending_for_a_retry
         attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert uow.committed_state.attachments == {}
     assert storage.pending == {key}
+    assert uow.outbox() == {}
+    assert "mark_kept" not in [operation for operation, _ in storage.calls]
 
     uow.commit_error = None
     attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert list(uow.committed_state.attachments) == [attachment_id]
     assert storage.pending == set()
+    assert uow.outbox() == {}
 
 
 @pytest.mark.parametrize("path", ["upload", "confirm"])
@@ -481,9 +571,10 @@ def test_a_commit_that_only_seemed_to_fail_keeps_the_recorded_file(
     [attachment] = uow.committed_state.attachments.values()
     assert list(storage.objects) == [attachment.storage_path]
     assert storage.pending == set()
+    assert uow.outbox() == {}
 
 
-def test_a_storage_failure_while_settling_a_failed_commit_is_logged_not_raised_over_the_cause(
+def test_a_storage_failure_after_a_failed_commit_is_logged_not_raised_over_the_cause(
     attachments: AttachmentUseCases,
     uow: FakeUnitOfWork,
     storage: FakeFileStorage,
@@ -491,11 +582,11 @@ def test_a_storage_failure_while_settling_a_failed_commit_is_logged_not_raised_o
     task: Task,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    attachment_id = new_id()
-    key = storage_key(task.id, attachment_id)
-    storage.receive_upload(key, b"data", "text/plain")
     uow.commit_error = ServiceUnavailableError("database went away")
-    storage.interleave("mark_pending", lambda: storage.fail("mark_pending"))
+    storage.interleave("delete", lambda: storage.fail("delete"))
     with pytest.raises(ServiceUnavailableError, match="database went away"):
-        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
-    assert any(record.levelname == "ERROR" and "for good" in record.getMessage() for record in caplog.records)
+        upload(attachments, alice, task)
+    assert any(record.levelname == "WARNING" and "pending" in record.getMessage() for record in caplog.records)
+    # Never marked kept, so storage expires it.
+    assert set(storage.objects) == storage.pending != set()
+    assert uow.committed_state.attachments == {}

@@ -8,6 +8,7 @@ import pytest
 
 from tasktracker.application.ports import TaskQuery
 from tasktracker.application.preconditions import ANY_VERSION, IfMatch, version_tag
+from tasktracker.application.storage_changes import SettleStorageChanges
 from tasktracker.application.tasks import TaskUseCases
 from tasktracker.domain.entities import ReminderLog, Task, User, new_id
 from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus
@@ -16,7 +17,6 @@ from tasktracker.domain.errors import (
     ConflictError,
     NotFoundError,
     PreconditionFailedError,
-    ServiceUnavailableError,
     ValidationError,
 )
 
@@ -273,7 +273,7 @@ def test_delete_of_a_task_without_attachments_needs_no_storage(
     assert uow.committed_state.tasks == {}
 
 
-def test_a_storage_failure_during_delete_leaves_the_task_and_its_attachments_in_place(
+def test_the_rows_and_their_discards_are_committed_before_storage_deletes_the_files(
     tasks: TaskUseCases,
     uow: FakeUnitOfWork,
     storage: FakeFileStorage,
@@ -282,14 +282,83 @@ def test_a_storage_failure_during_delete_leaves_the_task_and_its_attachments_in_
     add_attachment: AddAttachment,
 ) -> None:
     task = add_task(alice)
+    keys = {add_attachment(task).storage_path, add_attachment(task).storage_path}
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        seen["rows"] = dict(uow.committed_state.attachments)
+        seen["outbox"] = uow.outbox()
+
+    storage.interleave("delete_many", look)
+    tasks.delete(alice.id, task.id)
+
+    assert seen == {"rows": {}, "outbox": {"discard": keys}}
+    # One batch delete for the task's files.
+    assert [operation for operation, _ in storage.calls] == ["delete_many"]
+    assert uow.outbox() == {}
+
+
+def test_a_storage_failure_after_a_task_is_deleted_leaves_its_files_to_the_settler(
+    tasks: TaskUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    clock: FakeClock,
+    alice: User,
+    add_task: AddTask,
+    add_attachment: AddAttachment,
+) -> None:
+    task = add_task(alice)
     attachment = add_attachment(task)
-    before = copy.deepcopy(uow.committed_state)
     storage.fail("delete_many")
-    with pytest.raises(ServiceUnavailableError):
-        tasks.delete(alice.id, task.id)
-    assert uow.committed_state == before
+
+    tasks.delete(alice.id, task.id)
+
+    assert uow.committed_state.tasks == {}
+    assert uow.committed_state.attachments == {}
     assert attachment.storage_path in storage.objects
-    assert not uow.committed
+    assert uow.outbox() == {"discard": {attachment.storage_path}}
+
+    storage.recover()
+    clock.advance(minutes=1)
+    SettleStorageChanges(uow, lambda: storage, clock)()
+    assert storage.objects == {}
+    assert uow.outbox() == {}
+
+
+def test_the_keys_a_batch_delete_refuses_stay_in_the_outbox_and_the_others_leave_it(
+    tasks: TaskUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    add_task: AddTask,
+    add_attachment: AddAttachment,
+) -> None:
+    task = add_task(alice)
+    refused, *_deleted = (add_attachment(task).storage_path for _ in range(3))
+    storage.refuse_to_delete(refused)
+
+    tasks.delete(alice.id, task.id)
+
+    assert set(storage.objects) == {refused}
+    assert uow.outbox() == {"discard": {refused}}
+
+
+def test_a_task_that_cannot_be_deleted_leaves_storage_and_the_outbox_alone(
+    tasks: TaskUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    alice: User,
+    bob: User,
+    add_task: AddTask,
+    add_attachment: AddAttachment,
+) -> None:
+    task = add_task(alice)
+    add_attachment(task)
+    before = copy.deepcopy(uow.committed_state)
+    with pytest.raises(AuthorizationError):
+        tasks.delete(bob.id, task.id)
+    assert uow.committed_state == before
+    assert storage.calls == []
 
 
 # optimistic concurrency: If-Match

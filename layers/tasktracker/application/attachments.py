@@ -1,8 +1,9 @@
-"""Use cases of the attachments function. The file and its row are written together or not at all.
+"""Use cases of the attachments function. A file is kept only once its row is committed, and goes once its row does.
 
 Every object is written pending and storage expires pending objects by itself, so an upload nobody records
-(a presigned form posted but never confirmed, a process that died mid-upload) goes away on its own. An object
-is marked kept only inside the transaction that writes its row, just before the commit.
+(a presigned form posted but never confirmed, a process that died mid-upload) goes away on its own. The
+transaction that writes a row also writes what storage must then do (storage_changes.py): mark the object
+kept, or delete it. Storage does it after the commit, and the settler does what a request could not.
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ from tasktracker.domain.entities import Attachment, Task, new_id
 from tasktracker.domain.enums import AuditEventType
 from tasktracker.domain.errors import ConflictError, NotFoundError, ValidationError
 
-from . import audit_trail
-from .ports import Clock, FileStorage, PresignedUpload, StoredObject, UnitOfWork, UnitOfWorkFactory
+from . import audit_trail, storage_changes
+from .ports import (
+    Clock,
+    FileStorage,
+    PresignedUpload,
+    StorageAction,
+    StorageChange,
+    StoredObject,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from .tasks import task_not_found
 
 logger = logging.getLogger(__name__)
@@ -112,6 +122,7 @@ class AttachmentUseCases:
         return Download(attachment, self.storage.open(attachment.storage_path))
 
     def delete(self, user_id: UUID, attachment_id: UUID) -> None:
+        now = self.clock.now()
         with self.uow() as uow:
             attachment = uow.attachments.get(attachment_id)
             if attachment is None:
@@ -121,15 +132,17 @@ class AttachmentUseCases:
             audit_trail.record(
                 uow,
                 AuditEventType.ATTACHMENT_REMOVED,
-                now=self.clock.now(),
+                now=now,
                 user_id=user_id,
                 task_id=attachment.task_id,
                 attachment_id=attachment.id,
                 details={"filename": attachment.filename, "size_bytes": attachment.size_bytes},
             )
-            # The row's removal is pending: if storage refuses, the transaction rolls back and both stay.
-            self.storage.delete(attachment.storage_path)
+            change = storage_changes.new_change(attachment.storage_path, StorageAction.DISCARD, now)
+            uow.storage_changes.add([change])
             uow.commit()
+        # The row is gone whatever storage says now: a file it refuses to delete is left to the settler.
+        storage_changes.discard_now(self.uow, lambda: self.storage, [change])
 
     def request_upload(self, user_id: UUID, task_id: UUID, *, content_type: str | None) -> UploadTicket:
         """The serverless path for large files: the client posts straight to S3 with a presigned form."""
@@ -190,7 +203,8 @@ class AttachmentUseCases:
             storage_path=key,
             created_at=now,
         )
-        marked_kept = False
+        keep = storage_changes.new_change(key, StorageAction.KEEP, now)
+        committing = False
         try:
             with self.uow() as uow:
                 # Checked again: the task may have been deleted or given away while the bytes travelled.
@@ -205,41 +219,93 @@ class AttachmentUseCases:
                     attachment_id=attachment_id,
                     details={"filename": filename, "content_type": content_type, "size_bytes": size},
                 )
-                # Last before the commit: if storage refuses, no row is written and the object still expires.
-                if not self.storage.mark_kept(key):
-                    raise upload_not_found()
-                marked_kept = True
+                # With the row: once it is committed, the object must be kept, by this request or the settler.
+                uow.storage_changes.add([keep])
+                committing = True
                 uow.commit()
         except ConflictError:
-            # Another confirmation of the same upload won the race: the object is its file now, keep it.
+            # Another confirmation of the same upload won the race: the object is its file now, and its own
+            # 'keep' marks it kept.
             raise ValidationError.for_field("attachment_id", "This upload was already confirmed.") from None
         except BaseException:
-            if marked_kept:
-                self._settle_after_failed_commit(task_id, attachment_id, key, discard=discard_unrecorded)
+            if committing:
+                self._settle_after_failed_commit(user_id, attachment, keep, discard=discard_unrecorded)
             elif discard_unrecorded:
                 self._discard(key)
             raise
+        self._keep(user_id, attachment, keep)
         return attachment
 
-    def _settle_after_failed_commit(self, task_id: UUID, attachment_id: UUID, key: str, *, discard: bool) -> None:
-        """The object was marked kept but the commit failed, or only seemed to: the row decides what it becomes.
+    def _keep(self, user_id: UUID, attachment: Attachment, keep: StorageChange) -> None:
+        """The row is committed: the object stops expiring. If storage refuses now, the settler does it later."""
+        try:
+            kept = self.storage.mark_kept(attachment.storage_path)
+        except Exception:
+            logger.warning(
+                "a recorded upload is left for the settler to keep",
+                exc_info=True,
+                extra={"storage_key": attachment.storage_path},
+            )
+            return
+        if not kept:
+            # The object vanished between its check and now (it expired, or was removed by hand): a row
+            # without its file would answer every download with an error.
+            self._forget_vanished(user_id, attachment, keep)
+            raise upload_not_found()
+        storage_changes.forget(self.uow, [keep])
 
-        Under the task's lock, as every recording takes it, so a concurrent confirmation of the same upload
-        cannot mark the object kept between this look and the change.
+    def _forget_vanished(self, user_id: UUID, attachment: Attachment, keep: StorageChange) -> None:
+        with self.uow() as uow:
+            uow.tasks.get_for_update(attachment.task_id)
+            if uow.attachments.get(attachment.id) is not None:
+                uow.attachments.delete(attachment)
+                audit_trail.record(
+                    uow,
+                    AuditEventType.ATTACHMENT_REMOVED,
+                    now=self.clock.now(),
+                    user_id=user_id,
+                    task_id=attachment.task_id,
+                    attachment_id=attachment.id,
+                    details={
+                        "filename": attachment.filename,
+                        "size_bytes": attachment.size_bytes,
+                        "file_missing": True,
+                    },
+                )
+            uow.storage_changes.remove([keep.id])
+            uow.commit()
+
+    def _settle_after_failed_commit(
+        self, user_id: UUID, attachment: Attachment, keep: StorageChange, *, discard: bool
+    ) -> None:
+        """The commit failed, or only seemed to: the row decides what the object becomes.
+
+        Under the task's lock, as every recording takes it: the transaction that tried to commit holds that lock
+        until it has committed or rolled back, so this look sees its outcome. Until then the object is still
+        pending, so whatever fails here leaves it safe: if the row was written, its 'keep' was too and the
+        settler keeps the object; if not, storage expires it.
         """
         try:
             with self.uow() as uow:
-                uow.tasks.get_for_update(task_id)
-                if uow.attachments.get(attachment_id) is not None:
-                    return
-                if discard:
-                    self.storage.delete(key)
-                else:
-                    self.storage.mark_pending(key)
+                uow.tasks.get_for_update(attachment.task_id)
+                recorded = uow.attachments.get(attachment.id) is not None
+                if not recorded and discard:
+                    # The client cannot send these bytes again without the whole body: nothing is worth keeping.
+                    self.storage.delete(attachment.storage_path)
         except Exception:
-            logger.exception(
-                "an upload whose row was not written may stay in storage for good", extra={"storage_key": key}
+            logger.warning(
+                "an upload whose commit failed is left pending: the settler keeps it if its row was written, "
+                "storage expires it otherwise",
+                exc_info=True,
+                extra={"storage_key": attachment.storage_path},
             )
+            return
+        if recorded:
+            # Committed after all: finish what the request started; a retried confirmation finds it recorded.
+            try:
+                self._keep(user_id, attachment, keep)
+            except Exception:
+                logger.warning("a recorded upload is left for the settler", exc_info=True)
 
     def _discard(self, key: str) -> None:
         try:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, BinaryIO, Generic, Literal, Protocol, Self, TypeVar
 from uuid import UUID
@@ -159,6 +160,52 @@ class AttachmentRepository(Protocol):
     def get(self, attachment_id: UUID) -> Attachment | None: ...
     def list_for_task(self, task_id: UUID) -> list[Attachment]: ...
     def delete(self, attachment: Attachment) -> None: ...
+    def recorded_keys(self, keys: Collection[str]) -> set[str]:
+        """Which of these storage keys an attachment row names; those rows cannot be deleted until the
+        transaction ends."""
+        ...
+
+
+class StorageAction(StrEnum):
+    # The file's row is committed: the object must lose its pending tag, or storage expires it.
+    KEEP = "keep"
+    # The file's row is deleted: the object must go.
+    DISCARD = "discard"
+
+
+@dataclass(frozen=True)
+class StorageChange:
+    """What storage must still do about one object, written in the transaction that changed its row (an outbox).
+
+    The request that committed it carries it out right after the commit and removes it; one it could not carry
+    out (a crash, a refusal) stays for the settler.
+    """
+
+    id: UUID
+    storage_key: str
+    action: StorageAction
+    created_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    attempted_at: datetime | None = None
+
+
+class StorageChangeRepository(Protocol):
+    def add(self, changes: Collection[StorageChange]) -> None: ...
+
+    def claim(self, created_before: datetime, attempted_before: datetime, limit: int) -> list[StorageChange]:
+        """Up to `limit` changes created at or before `created_before` and not attempted since
+        `attempted_before`, oldest first, locked until the transaction ends. Changes another transaction holds
+        are skipped, so concurrent settlers never take the same change."""
+        ...
+
+    def remove(self, change_ids: Collection[UUID]) -> None:
+        """Deletes the changes; one that another transaction holds is left to that transaction."""
+        ...
+
+    def record_failure(self, change_id: UUID, error: str, attempted_at: datetime) -> None:
+        """One more failed attempt, and why."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -219,6 +266,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def reminders(self) -> ReminderRepository: ...
+    @property
+    def storage_changes(self) -> StorageChangeRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -268,7 +317,7 @@ class PresignedUpload:
 
 class FileStorage(Protocol):
     """Objects are written pending: storage expires a pending object by itself (after a day) unless it is
-    marked kept. put() and presigned uploads both write pending objects."""
+    marked kept. put() and presigned uploads both write pending objects. Deleting a missing object succeeds."""
 
     def put(self, key: str, stream: BinaryIO, content_type: str, max_bytes: int) -> int:
         """Stream to storage; return the size. Over max_bytes: nothing is kept and PayloadTooLargeError is raised."""
@@ -279,12 +328,16 @@ class FileStorage(Protocol):
         ...
 
     def mark_pending(self, key: str) -> None:
-        """The object expires again, as if it had just been uploaded."""
+        """The object expires again, as if it had just been uploaded; nothing happens to a missing one."""
         ...
 
     def open(self, key: str) -> StoredObject: ...
     def delete(self, key: str) -> None: ...
-    def delete_many(self, keys: Sequence[str]) -> None: ...
+    def delete_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """Deletes the objects and returns the keys storage refused, each with its reason; every other key is
+        gone. Raises when storage answered for none of them."""
+        ...
+
     def head(self, key: str) -> StoredObject | None: ...
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
         """A form a client posts the file with, straight to storage; the object it creates is pending."""

@@ -12,8 +12,8 @@ from tasktracker.domain.entities import TASK_WRITABLE_FIELDS, Attachment, Task, 
 from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus
 from tasktracker.domain.errors import NotFoundError
 
-from . import audit_trail
-from .ports import Clock, FileStorage, Page, TaskQuery, UnitOfWork, UnitOfWorkFactory
+from . import audit_trail, storage_changes
+from .ports import Clock, FileStorage, Page, StorageAction, TaskQuery, UnitOfWork, UnitOfWorkFactory
 from .preconditions import IfMatch, ensure_current
 from .queries import check_range
 
@@ -102,19 +102,26 @@ class TaskUseCases:
             task = self._owned_task_for_update(uow, user_id, task_id, if_match)
             attachments = uow.attachments.list_for_task(task_id)
             uow.tasks.delete(task)
+            # Read under the task's lock, as every write of the task reads it.
+            now = self.clock.now()
             audit_trail.record(
                 uow,
                 AuditEventType.TASK_DELETED,
-                now=self.clock.now(),
+                now=now,
                 user_id=user_id,
                 task_id=task_id,
                 details={"title": task.title, "attachments_removed": len(attachments)},
             )
-            if attachments:
-                # Rows are gone in this transaction but not yet committed: if storage fails, both stay.
-                assert self.storage is not None, "deleting a task with attachments needs file storage"
-                self.storage().delete_many([attachment.storage_path for attachment in attachments])
+            # The attachments' rows go with the task; their files must go too, by this request or the settler.
+            discards = [
+                storage_changes.new_change(attachment.storage_path, StorageAction.DISCARD, now)
+                for attachment in attachments
+            ]
+            uow.storage_changes.add(discards)
             uow.commit()
+        if discards:
+            assert self.storage is not None, "deleting a task with attachments needs file storage"
+            storage_changes.discard_now(self.uow, self.storage, discards)
 
     def _change(
         self, user_id: UUID, task_id: UUID, values: dict[str, Any], *, replace_all: bool, if_match: IfMatch | None

@@ -1,7 +1,8 @@
-"""The Celery app of the reminder scheduler: Redis as broker, no result backend, one periodic job.
+"""The Celery app of the scheduler: Redis as broker, no result backend, two periodic jobs (the reminder pass
+and the storage settler).
 
-Producers (beat, tests, tools) need only this module; the worker side registers the job itself with
-`tasktracker.adapters.celery.reminders.register_reminder_job`.
+Producers (beat, tests, tools) need only this module; the worker side registers the jobs itself with
+`tasktracker.adapters.celery.reminders.register_reminder_job` and `register_storage_job`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from celery import Celery
 from tasktracker.config import ConfigurationError, Settings
 
 SEND_REMINDERS_TASK = "tasktracker.send_reminders"
+SETTLE_STORAGE_TASK = "tasktracker.settle_storage_changes"
 # A queue of its own, so that another Celery app on the same Redis never takes these jobs.
 REMINDERS_QUEUE = "tasktracker.reminders"
 BEAT_ENTRY = "send-reminders"
+STORAGE_BEAT_ENTRY = "settle-storage-changes"
 
 
 def check_retry_budget(settings: Settings) -> None:
@@ -26,11 +29,16 @@ def check_retry_budget(settings: Settings) -> None:
         )
     if settings.reminder_interval_seconds < 1:
         raise ConfigurationError("REMINDER_INTERVAL_SECONDS must be at least 1")
+    if settings.storage_settle_interval_seconds < 1:
+        raise ConfigurationError("STORAGE_SETTLE_INTERVAL_SECONDS must be at least 1")
+    if settings.storage_settle_grace_seconds < 0:
+        raise ConfigurationError("STORAGE_SETTLE_GRACE_SECONDS must not be negative")
 
 
 def create_celery_app(settings: Settings) -> Celery:
     check_retry_budget(settings)
     interval = float(settings.reminder_interval_seconds)
+    settle_interval = float(settings.storage_settle_interval_seconds)
     app = Celery("tasktracker", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_seconds},
@@ -59,7 +67,12 @@ def create_celery_app(settings: Settings) -> Celery:
                 "schedule": interval,
                 # A run still queued when the next one is due is stale: the next one does its work.
                 "options": {"expires": interval},
-            }
+            },
+            STORAGE_BEAT_ENTRY: {
+                "task": SETTLE_STORAGE_TASK,
+                "schedule": settle_interval,
+                "options": {"expires": settle_interval},
+            },
         },
     )
     return app

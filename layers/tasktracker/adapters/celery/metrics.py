@@ -38,6 +38,27 @@ class WorkerMetrics:
             registry=None,
             buckets=RUN_DURATION_BUCKETS,
         )
+        self.storage_settled = Counter(
+            "storage_changes_settled_total",
+            "Storage changes the settler carried out: files kept or deleted after their rows' commit",
+            registry=None,
+        )
+        self.storage_failed = Counter(
+            "storage_changes_failed_total",
+            "Storage changes the settler tried and failed; each waits for the next run",
+            registry=None,
+        )
+        self.storage_abandoned = Counter(
+            "storage_changes_abandoned_total",
+            "Files the settler could not delete and left pending, for the bucket to expire",
+            registry=None,
+        )
+        self.storage_runs_failed = Counter(
+            "storage_settlements_failed_total",
+            "Settler runs that ended without settling, by reason (error, unavailable, worker_lost, expired, revoked)",
+            ("reason",),
+            registry=None,
+        )
 
 
 @dataclass

@@ -1,4 +1,5 @@
 """The periodic job `tasktracker.send_reminders` and the worker around it: retries, failures, metrics, heartbeat.
+The worker runs the storage settler too (`storage.py`); its failures are logged and counted here as well.
 
 The job's correlation id is its Celery task id: new for every run beat schedules, the same for every retry
 of that run, and printed by Celery's own lines about the job too.
@@ -17,10 +18,11 @@ from sqlalchemy import exc as sa_exc
 
 from tasktracker.application.context import set_correlation_id
 from tasktracker.application.reminders import ReminderPassReport
+from tasktracker.application.storage_changes import StorageSettlementReport
 from tasktracker.config import Settings
 from tasktracker.domain.errors import ServiceUnavailableError
 
-from .app import SEND_REMINDERS_TASK
+from .app import SEND_REMINDERS_TASK, SETTLE_STORAGE_TASK
 from .heartbeat import Heartbeat
 from .metrics import MetricsDirectory, WorkerMetrics, serve_metrics
 
@@ -57,8 +59,17 @@ def failure_reason(error: BaseException) -> str:
     return "error"
 
 
+def settlement_failure_reason(error: BaseException) -> str:
+    """The settler is not retried: its next run, a minute later, is the retry."""
+    if isinstance(error, WorkerLostError):
+        return "worker_lost"
+    if isinstance(error, TRANSIENT_ERRORS):
+        return "unavailable"
+    return "error"
+
+
 class ReminderWorker:
-    """What the worker process adds around the job; the receivers below are Celery signal handlers."""
+    """What the worker process adds around its jobs; the receivers below are Celery signal handlers."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -108,7 +119,7 @@ class ReminderWorker:
             self._metrics_directory.remove()
 
     def on_task_prerun(self, sender: Any = None, task_id: str | None = None, **_: Any) -> None:
-        if _is_reminder_job(sender):
+        if _is_reminder_job(sender) or _is_storage_job(sender):
             # Before the body runs, so that even a failure to start is logged under this run's id.
             set_correlation_id(task_id)
 
@@ -130,6 +141,13 @@ class ReminderWorker:
     def on_task_failure(
         self, sender: Any = None, task_id: str | None = None, exception: BaseException | None = None, **_: Any
     ) -> None:
+        if _is_storage_job(sender) and exception is not None:
+            set_correlation_id(task_id)
+            reason = settlement_failure_reason(exception)
+            logger.error("storage settlement failed", extra={"reason": reason, "error": describe(exception)})
+            if self.metrics is not None:
+                self.metrics.storage_runs_failed.labels(reason).inc()
+            return
         if not _is_reminder_job(sender) or exception is None:
             return
         set_correlation_id(task_id)
@@ -139,6 +157,14 @@ class ReminderWorker:
             self.metrics.failed.labels(reason).inc()
 
     def on_task_revoked(self, sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
+        if _is_storage_job(sender):
+            set_correlation_id(request.id if request is not None else None)
+            reason = "expired" if expired else "revoked"
+            # The next run, a minute later, takes the same changes.
+            logger.info("storage settlement dropped before it ran", extra={"reason": reason})
+            if self.metrics is not None:
+                self.metrics.storage_runs_failed.labels(reason).inc()
+            return
         if not _is_reminder_job(sender):
             return
         set_correlation_id(request.id if request is not None else None)
@@ -153,13 +179,24 @@ class ReminderWorker:
             self.metrics.processed.inc(report.sent)
             self.metrics.run_duration.observe(report.duration_seconds)
 
+    def record_settlement(self, report: StorageSettlementReport) -> None:
+        if self.metrics is not None:
+            self.metrics.storage_settled.inc(report.settled)
+            self.metrics.storage_failed.inc(report.failed)
+            self.metrics.storage_abandoned.inc(report.abandoned)
+
 
 def _is_reminder_job(sender: Any) -> bool:
     return getattr(sender, "name", None) == SEND_REMINDERS_TASK
 
 
-def register_reminder_job(app: Celery, settings: Settings, run_pass: RunPass) -> None:
-    """Registers the job on `app`; `run_pass(correlation_id)` does one reminder pass."""
+def _is_storage_job(sender: Any) -> bool:
+    return getattr(sender, "name", None) == SETTLE_STORAGE_TASK
+
+
+def register_reminder_job(app: Celery, settings: Settings, run_pass: RunPass) -> ReminderWorker:
+    """Registers the job on `app`; `run_pass(correlation_id)` does one reminder pass. The worker it returns
+    records the other jobs' metrics too."""
     worker = ReminderWorker(settings)
     worker.connect()
 
@@ -179,3 +216,5 @@ def register_reminder_job(app: Celery, settings: Settings, run_pass: RunPass) ->
         report = run_pass(str(self.request.id))
         worker.record(report)
         return report.as_dict()
+
+    return worker

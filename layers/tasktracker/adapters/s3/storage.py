@@ -38,6 +38,8 @@ PENDING_TAGGING_XML = (
     f"<Tagging><TagSet><Tag><Key>{PENDING_TAG_KEY}</Key><Value>{PENDING_TAG_VALUE}</Value></Tag></TagSet></Tagging>"
 )
 PENDING_EXPIRY_DAYS = 1
+# The most keys one DeleteObjects call takes.
+DELETE_BATCH = 1000
 BUCKET_LIFECYCLE: dict[str, Any] = {
     "Rules": [
         {
@@ -280,17 +282,37 @@ class S3FileStorage:
 
     def mark_pending(self, key: str) -> None:
         tagging = {"TagSet": [{"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}]}
-        self._call(lambda: self._client.put_object_tagging(Bucket=self.bucket, Key=key, Tagging=tagging))
+        try:
+            self._call(lambda: self._client.put_object_tagging(Bucket=self.bucket, Key=key, Tagging=tagging))
+        except ServiceUnavailableError as error:
+            cause = error.__cause__
+            if not (isinstance(cause, ClientError) and _is_missing(cause)):
+                raise
 
     def delete(self, key: str) -> None:
         self._call(lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
-    def delete_many(self, keys: Sequence[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            self._delete_batch([{"Key": key} for key in keys[start : start + 1000]])
+    def delete_many(self, keys: Sequence[str]) -> dict[str, str]:
+        refused: dict[str, str] = {}
+        for start in range(0, len(keys), DELETE_BATCH):
+            refused.update(self._delete_batch(keys[start : start + DELETE_BATCH]))
+        return refused
 
-    def _delete_batch(self, batch: list[dict[str, str]]) -> None:
-        self._call(lambda: self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch}))
+    def _delete_batch(self, keys: Sequence[str]) -> dict[str, str]:
+        """One DeleteObjects call. S3 answers it with 200 even when it refuses some keys: those come back in
+        Errors, one entry each, and stay in the bucket."""
+        response = self._call(
+            lambda: self._client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+            )
+        )
+        refused: dict[str, str] = {}
+        for error in response.get("Errors", []):
+            code = error.get("Code", "")
+            # A key that is already gone is what a delete wants.
+            if code not in ("NoSuchKey", "NotFound"):
+                refused[error.get("Key", "")] = f"{code}: {error.get('Message', '')}"
+        return refused
 
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
         post = self._presign_client.generate_presigned_post(

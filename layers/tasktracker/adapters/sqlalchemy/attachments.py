@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from uuid import UUID
 
 from sqlalchemy import delete, insert, select
@@ -52,3 +53,14 @@ class SqlAttachmentRepository(SqlRepository):
 
     def delete(self, attachment: Attachment) -> None:
         self.session.execute(delete(AttachmentRow).where(AttachmentRow.id == attachment.id))
+
+    def recorded_keys(self, keys: Collection[str]) -> set[str]:
+        if not keys:
+            return set()
+        found = self.session.scalars(
+            select(AttachmentRow.storage_path)
+            .where(AttachmentRow.storage_path.in_(list(keys)))
+            # FOR SHARE: a delete of these rows waits until this transaction ends, so a file kept now has its row.
+            .with_for_update(read=True)
+        )
+        return set(found)

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tasktracker.application.ports import StorageAction
 from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus, TokenRevocation
 
 NAMING_CONVENTION = {
@@ -204,6 +205,27 @@ class AttachmentRow(Base):
     __table_args__ = (
         CheckConstraint("size_bytes >= 0", name="size_not_negative"),
         Index("ix_attachments_task_id_created_at", "task_id", "created_at"),
+    )
+
+
+class StorageChangeRow(Base):
+    """The storage outbox: what the bucket must still do for a committed change of attachment rows."""
+
+    __tablename__ = "storage_changes"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # No foreign key: a 'discard' outlives the row it was written for.
+    storage_key: Mapped[str] = mapped_column(String(512), nullable=False)
+    action: Mapped[str] = mapped_column(String(10), nullable=False)
+    created_at: Mapped[datetime] = _timestamp()
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_one_of("action", StorageAction), name="action_known"),
+        # The settler takes the oldest first.
+        Index("ix_storage_changes_created_at_id", "created_at", "id"),
     )
 
 

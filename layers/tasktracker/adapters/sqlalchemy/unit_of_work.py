@@ -12,6 +12,7 @@ from .attachments import SqlAttachmentRepository
 from .audit import SqlAuditLog
 from .refresh_tokens import SqlRefreshTokenRepository
 from .reminders import SqlReminderRepository
+from .storage_changes import SqlStorageChangeRepository
 from .tasks import SqlTaskRepository
 from .users import SqlUserRepository
 
@@ -26,6 +27,7 @@ class SqlAlchemyUnitOfWork:
     attachments: SqlAttachmentRepository
     audit: SqlAuditLog
     reminders: SqlReminderRepository
+    storage_changes: SqlStorageChangeRepository
 
     def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False):
         self._sessions = sessions
@@ -42,6 +44,7 @@ class SqlAlchemyUnitOfWork:
         self.attachments = SqlAttachmentRepository(self.session)
         self.audit = SqlAuditLog(self.session)
         self.reminders = SqlReminderRepository(self.session)
+        self.storage_changes = SqlStorageChangeRepository(self.session)
         return self
 
     def __exit__(

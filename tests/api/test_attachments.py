@@ -66,6 +66,11 @@ class Bucket:
         listed = self.client.list_objects_v2(Bucket=self.name, Prefix=f"tasks/{task_id}/")
         return [item["Key"] for item in listed.get("Contents", [])]
 
+    def uploads(self, task_id: str) -> list[str]:
+        """What presigned forms wrote for the task: never a recorded file."""
+        listed = self.client.list_objects_v2(Bucket=self.name, Prefix=f"uploads/{task_id}/")
+        return [item["Key"] for item in listed.get("Contents", [])]
+
     def read(self, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
         return body
@@ -301,7 +306,7 @@ def test_another_user_may_list_and_download_but_not_add_or_remove(
         ticket["url"], data=ticket["fields"], files={"file": ("a.csv", b"a,b\n1,2\n", "text/csv")}, timeout=30
     )
     assert posted.status_code in (200, 201, 204), posted.text
-    rows_before, keys_before = attachment_rows(db, task_id), bucket.keys(task_id)
+    rows_before, keys_before = attachment_rows(db, task_id), bucket.keys(task_id) + bucket.uploads(task_id)
     assert len(rows_before) == 1 and len(keys_before) == 2
 
     refused = [
@@ -317,7 +322,7 @@ def test_another_user_may_list_and_download_but_not_add_or_remove(
     for response in refused:
         assert_error(response, 403, "NOT_TASK_OWNER")
     assert attachment_rows(db, task_id) == rows_before
-    assert bucket.keys(task_id) == keys_before
+    assert bucket.keys(task_id) + bucket.uploads(task_id) == keys_before
 
     listed = api.get(f"/api/v1/tasks/{task_id}/attachments", token=other.access_token)
     assert [item["id"] for item in listed.json()] == [attachment["id"]]
@@ -449,7 +454,8 @@ def test_a_presigned_upload_goes_straight_to_s3_and_is_confirmed(
     ticket = ticket_response.json()
     assert set(ticket) == {"attachment_id", "url", "fields", "expires_in", "max_bytes"}
     assert ticket["max_bytes"] == MAX_UPLOAD_BYTES
-    assert ticket["fields"]["key"] == f"tasks/{task_id}/{ticket['attachment_id']}"
+    # The form writes an upload key of its own: confirming copies it to the attachment's key.
+    assert ticket["fields"]["key"] == f"uploads/{task_id}/{ticket['attachment_id']}"
     assert ticket["fields"]["Content-Type"] == "text/csv"
     assert attachment_rows(db, task_id) == []
 
@@ -479,6 +485,7 @@ def test_a_presigned_upload_goes_straight_to_s3_and_is_confirmed(
     assert "attachment_id" in assert_error(twice, 400, "VALIDATION_ERROR")["details"]["fields"]
     assert len(attachment_rows(db, task_id)) == 1
     assert bucket.keys(task_id) == [f"tasks/{task_id}/{attachment['id']}"]
+    assert bucket.uploads(task_id) == []
     assert outbox(db, task_id) == []
 
 
@@ -541,17 +548,52 @@ def test_a_confirmed_upload_loses_the_pending_tag_and_an_unconfirmed_one_keeps_i
         return issued
 
     confirmed_ticket, abandoned_ticket = ticket(), ticket()
-    confirmed_key = post_form_as_s3_stores_it(bucket, confirmed_ticket, b"kept")
+    uploaded_key = post_form_as_s3_stores_it(bucket, confirmed_ticket, b"kept")
     abandoned_key = post_form_as_s3_stores_it(bucket, abandoned_ticket, b"never confirmed")
-    assert bucket.tags(confirmed_key) == bucket.tags(abandoned_key) == PENDING
+    assert bucket.tags(uploaded_key) == bucket.tags(abandoned_key) == PENDING
 
     confirm = {"attachment_id": confirmed_ticket["attachment_id"], "filename": "kept.csv"}
     confirmed = api.post(f"/api/v1/tasks/{task_id}/attachments/confirm", token=owner.access_token, json=confirm)
     assert confirmed.status_code == 201, confirmed.text
 
+    # The copy under the attachment's key is kept; the upload it came from is gone.
+    confirmed_key = f"tasks/{task_id}/{confirmed_ticket['attachment_id']}"
     assert bucket.tags(confirmed_key) == {}
+    assert bucket.read(confirmed_key) == b"kept"
+    assert bucket.uploads(task_id) == [abandoned_key]
     assert bucket.tags(abandoned_key) == PENDING
     assert [row[4] for row in attachment_rows(db, task_id)] == [confirmed_key]
+
+
+def test_a_confirmed_file_cannot_be_overwritten_through_its_form(
+    api: Api, db: psycopg.Connection, bucket: Bucket, owner: SignedInUser, task_id: str
+) -> None:
+    """The form posts to an upload key of its own; confirming copies it to the attachment's key. Posted again
+    after the confirmation, it only writes that upload key, pending: the confirmed file stays as it was."""
+    response = api.post(f"/api/v1/tasks/{task_id}/attachments/upload-url", token=owner.access_token, json={})
+    assert response.status_code == 200, response.text
+    ticket = response.json()
+    upload_key = post_form_as_s3_stores_it(bucket, ticket, b"the confirmed bytes")
+    confirm = {"attachment_id": ticket["attachment_id"], "filename": "report.csv"}
+    confirmed = api.post(f"/api/v1/tasks/{task_id}/attachments/confirm", token=owner.access_token, json=confirm)
+    assert confirmed.status_code == 201, confirmed.text
+    final_key = f"tasks/{task_id}/{ticket['attachment_id']}"
+    assert [row[4] for row in attachment_rows(db, task_id)] == [final_key]
+
+    # The same form, posted again with other bytes.
+    assert post_form_as_s3_stores_it(bucket, ticket, b"bytes written over the confirmed file") == upload_key
+
+    assert download(api, owner, ticket["attachment_id"]).content == b"the confirmed bytes"
+    assert bucket.tags(final_key) == {}
+    assert bucket.keys(task_id) == [final_key]
+    assert outbox(db, task_id) == []
+    # Only the upload key was written again, pending: storage expires it, and it never becomes a file.
+    assert upload_key != final_key
+    assert bucket.uploads(task_id) == [upload_key]
+    assert bucket.tags(upload_key) == PENDING
+    twice = api.post(f"/api/v1/tasks/{task_id}/attachments/confirm", token=owner.access_token, json=confirm)
+    assert "attachment_id" in assert_error(twice, 400, "VALIDATION_ERROR")["details"]["fields"]
+    assert download(api, owner, ticket["attachment_id"]).content == b"the confirmed bytes"
 
 
 def test_a_file_uploaded_through_the_api_is_kept_once_recorded(

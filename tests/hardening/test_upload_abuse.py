@@ -80,7 +80,8 @@ def task_id(db: psycopg.Connection, owner: SignedInUser) -> str:
 
 def assert_reconciled(db: psycopg.Connection, bucket: Bucket, task_id: str) -> int:
     """Every attachment row has its object and every object its row; no half-finished multipart upload; no
-    recorded object still tagged pending, which S3 would expire under its row."""
+    recorded object still tagged pending, which S3 would expire under its row. A presigned form writes under
+    uploads/, never a recorded key: what is left there must be pending, for S3 to expire, never kept."""
     rows = {row[0] for row in db.execute("SELECT storage_path FROM attachments WHERE task_id = %s", (task_id,))}
     prefix = f"tasks/{task_id}/"
     objects = set(bucket.objects(prefix))
@@ -88,6 +89,10 @@ def assert_reconciled(db: psycopg.Connection, bucket: Bucket, task_id: str) -> i
     expiring = [key for key in objects if bucket.client.get_object_tagging(Bucket=bucket.name, Key=key)["TagSet"]]
     assert expiring == [], f"recorded objects that would expire: {expiring}"
     assert bucket.unfinished_uploads(prefix) == []
+    uploads = bucket.objects(f"uploads/{task_id}/")
+    tags = {key: bucket.client.get_object_tagging(Bucket=bucket.name, Key=key)["TagSet"] for key in uploads}
+    kept_uploads = [key for key, tag_set in tags.items() if not tag_set]
+    assert kept_uploads == [], f"uploads that would never expire: {kept_uploads}"
     return len(rows)
 
 
@@ -315,7 +320,7 @@ def test_the_presigned_upload_cannot_be_confirmed_into_an_orphan(
     figures: Figures,
 ) -> None:
     api = Api(small_stack.base_url)
-    key = f"tasks/{task_id}/"
+    key = f"uploads/{task_id}/"
 
     # Confirmed without an upload.
     ticket = _ticket(api, owner, task_id)
@@ -349,7 +354,19 @@ def test_the_presigned_upload_cannot_be_confirmed_into_an_orphan(
     assert confirmed.status_code == 201, confirmed.text
     assert confirmed.json()["filename"] == "x.txt"
     assert assert_reconciled(db, bucket, other_task) == 1
-    figures.add("presigned cases", 5)
+    # The form posted again after its confirmation writes its upload key only (pending, as S3 tags it from the
+    # form; moto drops the field): the confirmed file is untouched and still kept.
+    posted = requests.post(ticket["url"], data=ticket["fields"], files={"file": ("x", b"overwritten")}, timeout=30)
+    assert posted.status_code in (200, 201, 204), posted.text
+    upload_key = ticket["fields"]["key"]
+    assert upload_key == f"uploads/{other_task}/{ticket['attachment_id']}"
+    pending = {"TagSet": [{"Key": "upload", "Value": "pending"}]}
+    bucket.client.put_object_tagging(Bucket=bucket.name, Key=upload_key, Tagging=pending)
+    assert_error(_confirm(api, owner, other_task, ticket["attachment_id"]), 400, "VALIDATION_ERROR")
+    downloaded = api.get(f"/api/v1/attachments/{ticket['attachment_id']}/download", token=owner.access_token)
+    assert downloaded.content == b"elsewhere"
+    assert assert_reconciled(db, bucket, other_task) == 1
+    figures.add("presigned cases", 6)
 
 
 @pytest.mark.parametrize("claimed", ["text/\x01plain", "text/\x7fplain", "image/p\u00e9ng", "text/ plain"])

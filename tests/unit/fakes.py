@@ -542,7 +542,7 @@ class Blob:
 
 
 STORAGE_OPERATIONS = frozenset(
-    {"put", "open", "delete", "delete_many", "head", "presigned_post", "mark_kept", "mark_pending"}
+    {"put", "open", "delete", "delete_many", "head", "copy", "presigned_post", "mark_kept", "mark_pending"}
 )
 
 
@@ -643,6 +643,15 @@ class FakeFileStorage:
         blob = self.objects.get(key)
         if blob is None:
             return None
+        return StoredObject(size_bytes=len(blob.data), content_type=blob.content_type, chunks=iter(()))
+
+    def copy_pending(self, source: str, target: str) -> StoredObject | None:
+        self._begin("copy", f"{source}->{target}")
+        blob = self.objects.get(source)
+        if blob is None:
+            return None
+        self.objects[target] = blob
+        self.pending.add(target)
         return StoredObject(size_bytes=len(blob.data), content_type=blob.content_type, chunks=iter(()))
 
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:

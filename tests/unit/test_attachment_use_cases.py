@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import io
+from collections.abc import Callable
 
 import pytest
 
@@ -10,6 +11,7 @@ from tasktracker.application.attachments import (
     AttachmentUseCases,
     clean_content_type,
     storage_key,
+    upload_key,
 )
 from tasktracker.application.storage_changes import SettleStorageChanges
 from tasktracker.application.tasks import TaskUseCases
@@ -350,7 +352,8 @@ def test_request_upload_presigns_the_task_key_with_the_limit(
     attachments: AttachmentUseCases, storage: FakeFileStorage, alice: User, task: Task
 ) -> None:
     ticket = attachments.request_upload(alice.id, task.id, content_type="Image/PNG")
-    key = storage_key(task.id, ticket.attachment_id)
+    key = upload_key(task.id, ticket.attachment_id)
+    assert key != storage_key(task.id, ticket.attachment_id)
     assert storage.presigned == [(key, "image/png", MAX_BYTES)]
     assert ticket.upload.expires_in == 600
 
@@ -367,12 +370,16 @@ def test_confirm_upload_records_the_uploaded_object(
     attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
 ) -> None:
     ticket = attachments.request_upload(alice.id, task.id, content_type="application/pdf")
-    storage.receive_upload(storage_key(task.id, ticket.attachment_id), b"%PDF-1.7", "application/pdf")
+    storage.receive_upload(upload_key(task.id, ticket.attachment_id), b"%PDF-1.7", "application/pdf")
     attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=ticket.attachment_id, filename="a.pdf")
     assert attachment.id == ticket.attachment_id
     assert (attachment.content_type, attachment.size_bytes) == ("application/pdf", 8)
     assert uow.committed_state.attachments == {attachment.id: attachment}
     assert len(uow.events(AuditEventType.ATTACHMENT_ADDED)) == 1
+    # Copied to the attachment's own key and kept there; the upload is gone.
+    assert storage.objects == {storage_key(task.id, attachment.id): Blob(b"%PDF-1.7", "application/pdf")}
+    assert storage.pending == set()
+    assert uow.outbox() == {}
 
 
 def test_confirm_upload_checks_that_the_object_exists(
@@ -394,7 +401,7 @@ def test_confirm_upload_removes_an_empty_or_oversize_object(
     task: Task,
 ) -> None:
     attachment_id = new_id()
-    storage.receive_upload(storage_key(task.id, attachment_id), data, "text/plain")
+    storage.receive_upload(upload_key(task.id, attachment_id), data, "text/plain")
     with pytest.raises(ValidationError):
         attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert_nothing_kept(uow, storage)
@@ -404,8 +411,7 @@ def test_b_cannot_confirm_an_upload_to_a_task_of_a(
     attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, bob: User, task: Task
 ) -> None:
     attachment_id = new_id()
-    key = storage_key(task.id, attachment_id)
-    storage.receive_upload(key, b"data", "text/plain")
+    storage.receive_upload(upload_key(task.id, attachment_id), b"data", "text/plain")
     with pytest.raises(AuthorizationError):
         attachments.confirm_upload(bob.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert uow.committed_state.attachments == {}
@@ -416,7 +422,7 @@ def test_confirming_an_upload_twice_is_refused_and_keeps_the_file(
 ) -> None:
     attachment_id = new_id()
     key = storage_key(task.id, attachment_id)
-    storage.receive_upload(key, b"data", "text/plain")
+    storage.receive_upload(upload_key(task.id, attachment_id), b"data", "text/plain")
     attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     with pytest.raises(ValidationError):
         attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
@@ -429,7 +435,7 @@ def test_a_confirmation_that_loses_a_race_keeps_the_winners_file(
 ) -> None:
     attachment_id = new_id()
     key = storage_key(task.id, attachment_id)
-    storage.receive_upload(key, b"data", "text/plain")
+    storage.receive_upload(upload_key(task.id, attachment_id), b"data", "text/plain")
 
     def confirm() -> Attachment:
         return attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
@@ -445,11 +451,98 @@ def test_a_confirmation_that_loses_a_race_keeps_the_winners_file(
     assert uow.outbox() == {}
 
 
+def test_a_confirmation_copies_the_upload_before_its_commit_and_keeps_and_discards_after_it(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    source, key = upload_key(task.id, attachment_id), storage_key(task.id, attachment_id)
+    storage.receive_upload(source, b"data", "text/plain")
+    seen: dict[str, object] = {}
+
+    def look(moment: str) -> Callable[[], None]:
+        def record() -> None:
+            seen[moment] = (list(uow.committed_state.attachments), uow.outbox(), set(storage.pending))
+
+        return record
+
+    storage.interleave("copy", look("copy"))
+    storage.interleave("mark_kept", look("keep"))
+    storage.interleave("delete_many", look("discard"))
+    attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+
+    assert [operation for operation, _ in storage.calls] == ["head", "copy", "mark_kept", "delete_many"]
+    # Copied before anything is committed; kept, then the upload deleted, only once row and changes are.
+    assert seen["copy"] == ([], {}, {source})
+    committed = {"keep": {key}, "discard": {source}}
+    assert seen["keep"] == ([attachment_id], committed, {source, key})
+    assert seen["discard"] == ([attachment_id], {"discard": {source}}, {source})
+    assert storage.objects == {key: Blob(b"data", "text/plain")}
+    assert storage.pending == set()
+    assert uow.outbox() == {}
+
+
+def test_a_form_posted_again_after_its_confirmation_never_reaches_the_confirmed_file(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    ticket = attachments.request_upload(alice.id, task.id, content_type="text/plain")
+    source = upload_key(task.id, ticket.attachment_id)
+    storage.receive_upload(source, b"first", "text/plain")
+    attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=ticket.attachment_id, filename="a.txt")
+
+    storage.receive_upload(source, b"second", "text/plain")
+    with pytest.raises(ValidationError) as error:
+        attachments.confirm_upload(alice.id, task.id, attachment_id=ticket.attachment_id, filename="a.txt")
+    assert list(error.value.details["fields"]) == ["attachment_id"]
+
+    assert b"".join(attachments.download(attachment.id).content.chunks) == b"first"
+    assert storage.objects[attachment.storage_path] == Blob(b"first", "text/plain")
+    # Only the upload key was written again, and it stays pending: storage expires it.
+    assert storage.pending == {source}
+    assert list(uow.committed_state.attachments) == [attachment.id]
+
+
+def test_an_upload_storage_cannot_delete_after_its_confirmation_is_left_to_the_settler(
+    attachments: AttachmentUseCases,
+    uow: FakeUnitOfWork,
+    storage: FakeFileStorage,
+    clock: FakeClock,
+    alice: User,
+    task: Task,
+) -> None:
+    attachment_id = new_id()
+    source = upload_key(task.id, attachment_id)
+    storage.receive_upload(source, b"data", "text/plain")
+    storage.fail("delete_many")
+    attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert storage.pending == {source}
+    assert uow.outbox() == {"discard": {source}}
+
+    storage.recover()
+    clock.advance(minutes=1)
+    SettleStorageChanges(uow, lambda: storage, clock)()
+    assert list(storage.objects) == [attachment.storage_path]
+    assert uow.outbox() == {}
+
+
+def test_a_confirmation_whose_copy_fails_records_nothing(
+    attachments: AttachmentUseCases, uow: FakeUnitOfWork, storage: FakeFileStorage, alice: User, task: Task
+) -> None:
+    attachment_id = new_id()
+    source = upload_key(task.id, attachment_id)
+    storage.receive_upload(source, b"data", "text/plain")
+    storage.fail("copy")
+    with pytest.raises(ServiceUnavailableError):
+        attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
+    assert uow.committed_state.attachments == {}
+    assert uow.outbox() == {}
+    assert set(storage.objects) == storage.pending == {source}
+
+
 def test_confirm_upload_records_a_clean_content_type_like_upload_does(
     attachments: AttachmentUseCases, storage: FakeFileStorage, alice: User, task: Task
 ) -> None:
     attachment_id = new_id()
-    storage.receive_upload(storage_key(task.id, attachment_id), b"<p>hi</p>", "Text/HTML; charset=utf-8")
+    storage.receive_upload(upload_key(task.id, attachment_id), b"<p>hi</p>", "Text/HTML; charset=utf-8")
     attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.html")
     assert attachment.content_type == clean_content_type("Text/HTML; charset=utf-8") == "text/html"
 
@@ -470,9 +563,9 @@ def test_a_presigned_upload_stays_pending_until_it_is_confirmed(
 ) -> None:
     confirmed, unconfirmed = (attachments.request_upload(alice.id, task.id, content_type=None) for _ in range(2))
     for ticket in (confirmed, unconfirmed):
-        storage.receive_upload(storage_key(task.id, ticket.attachment_id), b"data", "text/plain")
+        storage.receive_upload(upload_key(task.id, ticket.attachment_id), b"data", "text/plain")
     attachments.confirm_upload(alice.id, task.id, attachment_id=confirmed.attachment_id, filename="a.txt")
-    assert storage.pending == {storage_key(task.id, unconfirmed.attachment_id)}
+    assert storage.pending == {upload_key(task.id, unconfirmed.attachment_id)}
 
 
 @pytest.mark.parametrize("path", ["upload", "confirm"])
@@ -490,7 +583,7 @@ def test_when_storage_cannot_keep_the_file_yet_the_upload_is_recorded_and_its_ke
         attachment = upload(attachments, alice, task)
     else:
         attachment_id = new_id()
-        storage.receive_upload(storage_key(task.id, attachment_id), b"data", "text/plain")
+        storage.receive_upload(upload_key(task.id, attachment_id), b"data", "text/plain")
         attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     key = attachment.storage_path
     assert list(uow.committed_state.attachments) == [attachment.id]
@@ -511,7 +604,7 @@ def test_an_upload_that_vanished_before_it_was_kept_records_nothing(
 ) -> None:
     attachment_id = new_id()
     key = storage_key(task.id, attachment_id)
-    storage.receive_upload(key, b"data", "text/plain")
+    storage.receive_upload(upload_key(task.id, attachment_id), b"data", "text/plain")
     storage.interleave("mark_kept", lambda: storage.objects.pop(key))
     with pytest.raises(ValidationError) as error:
         attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
@@ -528,12 +621,14 @@ def test_a_confirmation_whose_commit_fails_leaves_the_upload_pending_for_a_retry
 ) -> None:
     attachment_id = new_id()
     key = storage_key(task.id, attachment_id)
-    storage.receive_upload(key, b"data", "text/plain")
+    storage.receive_upload(upload_key(task.id, attachment_id), b"data", "text/plain")
     uow.commit_error = ServiceUnavailableError("database went away")
     with pytest.raises(ServiceUnavailableError):
         attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert uow.committed_state.attachments == {}
-    assert storage.pending == {key}
+    # The copy nobody records is deleted; the upload stays pending for the retry.
+    assert storage.pending == set(storage.objects) == {upload_key(task.id, attachment_id)}
+    assert key not in storage.objects
     assert uow.outbox() == {}
     assert "mark_kept" not in [operation for operation, _ in storage.calls]
 
@@ -566,7 +661,7 @@ def test_a_commit_that_only_seemed_to_fail_keeps_the_recorded_file(
             upload(attachments, alice, task)
         else:
             attachment_id = new_id()
-            storage.receive_upload(storage_key(task.id, attachment_id), b"data", "text/plain")
+            storage.receive_upload(upload_key(task.id, attachment_id), b"data", "text/plain")
             attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     [attachment] = uow.committed_state.attachments.values()
     assert list(storage.objects) == [attachment.storage_path]

@@ -1,7 +1,9 @@
 """Use cases of the attachments function. A file is kept only once its row is committed, and goes once its row does.
 
 Every object is written pending and storage expires pending objects by itself, so an upload nobody records
-(a presigned form posted but never confirmed, a process that died mid-upload) goes away on its own. The
+(a presigned form posted but never confirmed, a process that died mid-upload) goes away on its own. A presigned
+form writes an upload key of its own, never the attachment's: confirming copies the upload to the attachment's
+key, so a form posted again after its confirmation cannot reach the confirmed file. The
 transaction that writes a row also writes what storage must then do (storage_changes.py): mark the object
 kept, or delete it. Storage does it after the commit, and the settler does what a request could not.
 """
@@ -60,6 +62,12 @@ def upload_not_found() -> ValidationError:
 def storage_key(task_id: UUID, attachment_id: UUID) -> str:
     # Never derived from the user's filename: no path tricks reach the bucket.
     return f"tasks/{task_id}/{attachment_id}"
+
+
+def upload_key(task_id: UUID, attachment_id: UUID) -> str:
+    """Where a presigned form writes. A form can be posted as often as it is valid, so it never writes a file
+    that a row records: confirming copies the upload to storage_key()."""
+    return f"uploads/{task_id}/{attachment_id}"
 
 
 # A media type as HTTP spells one (RFC 9110 8.3.1): two tokens of visible ASCII, no separators, around a slash.
@@ -150,7 +158,7 @@ class AttachmentUseCases:
             self._owned_task(uow, user_id, task_id)
         attachment_id = new_id()
         upload = self.storage.presigned_post(
-            storage_key(task_id, attachment_id),
+            upload_key(task_id, attachment_id),
             clean_content_type(content_type),
             self.max_upload_bytes,
             self.presigned_upload_ttl_seconds,
@@ -162,13 +170,11 @@ class AttachmentUseCases:
             self._owned_task(uow, user_id, task_id)
             if uow.attachments.get(attachment_id) is not None:
                 raise ValidationError.for_field("attachment_id", "This upload was already confirmed.")
-        key = storage_key(task_id, attachment_id)
-        stored = self.storage.head(key)
+        source = upload_key(task_id, attachment_id)
+        stored = self.storage.head(source)
         if stored is None:
             raise upload_not_found()
-        if stored.size_bytes > self.max_upload_bytes or stored.size_bytes == 0:
-            self.storage.delete(key)
-            raise ValidationError.for_field("file", "The uploaded file is empty or larger than allowed.")
+        self._check_uploaded_size(stored, source)
         return self._record(
             user_id,
             task_id,
@@ -176,10 +182,17 @@ class AttachmentUseCases:
             rules.sanitize_filename(filename),
             clean_content_type(stored.content_type),
             stored.size_bytes,
-            key,
-            # Left pending, the upload can still be confirmed by a retry until it expires.
+            storage_key(task_id, attachment_id),
+            # The upload itself stays pending while unrecorded: a retry can still confirm it until it expires.
             discard_unrecorded=False,
+            copied_from=source,
         )
+
+    def _check_uploaded_size(self, stored: StoredObject, *keys: str) -> None:
+        if stored.size_bytes > self.max_upload_bytes or stored.size_bytes == 0:
+            for key in keys:
+                self.storage.delete(key)
+            raise ValidationError.for_field("file", "The uploaded file is empty or larger than allowed.")
 
     def _record(
         self,
@@ -192,23 +205,38 @@ class AttachmentUseCases:
         key: str,
         *,
         discard_unrecorded: bool,
+        copied_from: str | None = None,
     ) -> Attachment:
+        """Writes the row, its audit event and its outbox changes in one transaction, then carries the changes
+        out. With `copied_from` (a presigned upload) the upload is first copied to `key`, under the task's lock,
+        so that two confirmations of one upload copy it once; after the commit the copy is kept and the upload
+        deleted."""
         now = self.clock.now()
-        attachment = Attachment(
-            id=attachment_id,
-            task_id=task_id,
-            filename=filename,
-            content_type=content_type,
-            size_bytes=size,
-            storage_path=key,
-            created_at=now,
-        )
         keep = storage_changes.new_change(key, StorageAction.KEEP, now)
+        discards = [] if copied_from is None else [storage_changes.new_change(copied_from, StorageAction.DISCARD, now)]
         committing = False
         try:
             with self.uow() as uow:
                 # Checked again: the task may have been deleted or given away while the bytes travelled.
                 self._owned_task(uow, user_id, task_id, lock=True)
+                if copied_from is not None:
+                    if uow.attachments.get(attachment_id) is not None:
+                        raise ValidationError.for_field("attachment_id", "This upload was already confirmed.")
+                    copied = self.storage.copy_pending(copied_from, key)
+                    if copied is None:
+                        raise upload_not_found()
+                    # What was copied is what is recorded: the form may have been posted again since its check.
+                    self._check_uploaded_size(copied, copied_from, key)
+                    content_type, size = clean_content_type(copied.content_type), copied.size_bytes
+                attachment = Attachment(
+                    id=attachment_id,
+                    task_id=task_id,
+                    filename=filename,
+                    content_type=content_type,
+                    size_bytes=size,
+                    storage_path=key,
+                    created_at=now,
+                )
                 uow.attachments.add(attachment)
                 audit_trail.record(
                     uow,
@@ -220,7 +248,7 @@ class AttachmentUseCases:
                     details={"filename": filename, "content_type": content_type, "size_bytes": size},
                 )
                 # With the row: once it is committed, the object must be kept, by this request or the settler.
-                uow.storage_changes.add([keep])
+                uow.storage_changes.add([keep, *discards])
                 committing = True
                 uow.commit()
         except ConflictError:
@@ -229,14 +257,16 @@ class AttachmentUseCases:
             raise ValidationError.for_field("attachment_id", "This upload was already confirmed.") from None
         except BaseException:
             if committing:
-                self._settle_after_failed_commit(user_id, attachment, keep, discard=discard_unrecorded)
+                # A copy nobody records goes too: the upload it came from stays for a retry.
+                discard = discard_unrecorded or copied_from is not None
+                self._settle_after_failed_commit(user_id, attachment, keep, discards, discard=discard)
             elif discard_unrecorded:
                 self._discard(key)
             raise
-        self._keep(user_id, attachment, keep)
+        self._keep(user_id, attachment, keep, discards)
         return attachment
 
-    def _keep(self, user_id: UUID, attachment: Attachment, keep: StorageChange) -> None:
+    def _keep(self, user_id: UUID, attachment: Attachment, keep: StorageChange, discards: list[StorageChange]) -> None:
         """The row is committed: the object stops expiring. If storage refuses now, the settler does it later."""
         try:
             kept = self.storage.mark_kept(attachment.storage_path)
@@ -246,15 +276,19 @@ class AttachmentUseCases:
                 exc_info=True,
                 extra={"storage_key": attachment.storage_path},
             )
+            # The row and its copy are there whatever storage says now: the upload is of no use any more.
+            storage_changes.discard_now(self.uow, lambda: self.storage, discards)
             return
         if not kept:
             # The object vanished between its check and now (it expired, or was removed by hand): a row
             # without its file would answer every download with an error.
-            self._forget_vanished(user_id, attachment, keep)
+            self._forget_vanished(user_id, attachment, [keep, *discards])
             raise upload_not_found()
         storage_changes.forget(self.uow, [keep])
+        # Kept: the upload it was copied from is of no use any more.
+        storage_changes.discard_now(self.uow, lambda: self.storage, discards)
 
-    def _forget_vanished(self, user_id: UUID, attachment: Attachment, keep: StorageChange) -> None:
+    def _forget_vanished(self, user_id: UUID, attachment: Attachment, changes: list[StorageChange]) -> None:
         with self.uow() as uow:
             uow.tasks.get_for_update(attachment.task_id)
             if uow.attachments.get(attachment.id) is not None:
@@ -272,11 +306,18 @@ class AttachmentUseCases:
                         "file_missing": True,
                     },
                 )
-            uow.storage_changes.remove([keep.id])
+            # The upload, if any, stays pending: a retry may confirm it again until storage expires it.
+            uow.storage_changes.remove([change.id for change in changes])
             uow.commit()
 
     def _settle_after_failed_commit(
-        self, user_id: UUID, attachment: Attachment, keep: StorageChange, *, discard: bool
+        self,
+        user_id: UUID,
+        attachment: Attachment,
+        keep: StorageChange,
+        discards: list[StorageChange],
+        *,
+        discard: bool,
     ) -> None:
         """The commit failed, or only seemed to: the row decides what the object becomes.
 
@@ -290,7 +331,9 @@ class AttachmentUseCases:
                 uow.tasks.get_for_update(attachment.task_id)
                 recorded = uow.attachments.get(attachment.id) is not None
                 if not recorded and discard:
-                    # The client cannot send these bytes again without the whole body: nothing is worth keeping.
+                    # Nothing is worth keeping: the client cannot send an API upload again without the whole
+                    # body, and a presigned upload's copy is made again by a retry. Under the lock, so that no
+                    # other confirmation's copy is deleted.
                     self.storage.delete(attachment.storage_path)
         except Exception:
             logger.warning(
@@ -303,7 +346,7 @@ class AttachmentUseCases:
         if recorded:
             # Committed after all: finish what the request started; a retried confirmation finds it recorded.
             try:
-                self._keep(user_id, attachment, keep)
+                self._keep(user_id, attachment, keep, discards)
             except Exception:
                 logger.warning("a recorded upload is left for the settler", exc_info=True)
 

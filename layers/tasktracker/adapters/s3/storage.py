@@ -270,6 +270,27 @@ class S3FileStorage:
             raise
         return StoredObject(int(response["ContentLength"]), response.get("ContentType") or "", iter(()))
 
+    def copy_pending(self, source: str, target: str) -> StoredObject | None:
+        # Server-side: the bytes never pass through the function. The content type and metadata are copied as
+        # stored; the tags are replaced, so the copy is pending whatever the source carries.
+        try:
+            self._call(
+                lambda: self._client.copy_object(
+                    Bucket=self.bucket,
+                    Key=target,
+                    CopySource={"Bucket": self.bucket, "Key": source},
+                    MetadataDirective="COPY",
+                    TaggingDirective="REPLACE",
+                    Tagging=PENDING_TAGGING_HEADER,
+                )
+            )
+        except ServiceUnavailableError as error:
+            cause = error.__cause__
+            if isinstance(cause, ClientError) and _is_missing(cause):
+                return None
+            raise
+        return self.head(target)
+
     def mark_kept(self, key: str) -> bool:
         try:
             self._call(lambda: self._client.delete_object_tagging(Bucket=self.bucket, Key=key))

@@ -74,6 +74,10 @@ def _socket_answers(path: Path) -> bool:
         connection.close()
 
 
+def podman_service_answers() -> bool:
+    return _socket_answers(podman_socket())
+
+
 def ensure_podman_service() -> Path:
     """podman's Docker API, which docker-compose drives; started once and left running for later calls."""
     path = podman_socket()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from local.compose import Stack
+from local.compose import Stack, podman_service_answers, stop_podman_service
 from local.containers import ROOT, detect_engine, say
 from local.stack import TEST_JWT_SECRET
 
@@ -79,6 +79,8 @@ def pytest(*arguments: str) -> int:
 
 def main(argv: list[str]) -> int:
     compose = stack()
+    # podman's API service is stopped at the end only if this run started it.
+    service_was_running = compose.engine.is_podman and podman_service_answers()
     compose.down(volumes=True)
     started = time.monotonic()
     try:
@@ -91,6 +93,8 @@ def main(argv: list[str]) -> int:
     finally:
         if os.environ.get("COMPOSE_TEST_KEEP") != "1":
             compose.down(volumes=True)
+            if compose.engine.is_podman and not service_was_running:
+                stop_podman_service()
     say(f"compose-test: {'passed' if status == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s")
     return status
 

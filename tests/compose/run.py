@@ -13,7 +13,7 @@ import time
 
 from local.compose import Stack, podman_service_answers, stop_podman_service
 from local.containers import ROOT, detect_engine, say
-from local.stack import TEST_JWT_SECRET
+from local.stack import TEST_JWT_SECRET, TEST_REFRESH_REUSE_GRACE_SECONDS
 
 PROJECT = os.environ.get("COMPOSE_TEST_PROJECT", "tasktracker-test")
 ROUTER_PORT = os.environ.get("COMPOSE_TEST_ROUTER_PORT", "18000")
@@ -33,6 +33,7 @@ STACK_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "RATE_LIMIT_DEFAULT": "100/minute",
     "RATE_LIMIT_LOGIN": "10/minute",
+    "REFRESH_REUSE_GRACE_SECONDS": str(TEST_REFRESH_REUSE_GRACE_SECONDS),
     "REMINDER_INTERVAL_SECONDS": "5",
     "ROUTER_PORT": ROUTER_PORT,
     "ROUTER_DEV_PORT": ROUTER_DEV_PORT,

@@ -126,11 +126,13 @@ def stack(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     external = os.environ.get("API_BASE_URL")
     if external:
         workdir = tmp_path_factory.mktemp("stack")
+        # API_FUNCTION_URLS (auth=http://...,...): the functions the stack also lets the tests call directly.
+        urls = dict(item.split("=", 1) for item in os.environ.get("API_FUNCTION_URLS", "").split(",") if item)
         project = os.environ.get("COMPOSE_TEST_PROJECT")
         if project:
-            yield ComposeStack(base_url=external.rstrip("/"), function_urls={}, workdir=workdir, project=project)
+            yield ComposeStack(base_url=external.rstrip("/"), function_urls=urls, workdir=workdir, project=project)
         else:
-            yield RunningStack(base_url=external.rstrip("/"), function_urls={}, workdir=workdir)
+            yield RunningStack(base_url=external.rstrip("/"), function_urls=urls, workdir=workdir)
         return
     running = start_stack(stack_env, Path(tmp_path_factory.mktemp("stack")))
     yield running

@@ -20,6 +20,7 @@ ROUTER_PORT = os.environ.get("COMPOSE_TEST_ROUTER_PORT", "18000")
 ROUTER_DEV_PORT = os.environ.get("COMPOSE_TEST_ROUTER_DEV_PORT", "18010")
 POSTGRES_PORT = os.environ.get("COMPOSE_TEST_POSTGRES_PORT", "15432")
 REDIS_PORT = os.environ.get("COMPOSE_TEST_REDIS_PORT", "16379")
+AUTH_PORT = os.environ.get("COMPOSE_TEST_AUTH_PORT", "18101")
 MOTO_PORT = os.environ.get("COMPOSE_TEST_MOTO_PORT", "15000")
 PROMETHEUS_PORT = os.environ.get("COMPOSE_TEST_PROMETHEUS_PORT", "19090")
 # The stack as the API suite's own fixtures expect it (tests/support/stack.py's function_environment), and
@@ -42,6 +43,7 @@ STACK_ENVIRONMENT = {
     "GRAFANA_PORT": os.environ.get("COMPOSE_TEST_GRAFANA_PORT", "13001"),
     "TEST_POSTGRES_PORT": POSTGRES_PORT,
     "TEST_REDIS_PORT": REDIS_PORT,
+    "TEST_AUTH_PORT": AUTH_PORT,
     "S3_ENDPOINT_URL": "http://moto:5000",
     "S3_PUBLIC_ENDPOINT_URL": f"http://localhost:{MOTO_PORT}",
 }
@@ -52,6 +54,7 @@ SUITE_ENVIRONMENT = {
     "TEST_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
     "TEST_S3_ENDPOINT_URL": f"http://127.0.0.1:{MOTO_PORT}",
     "COMPOSE_TEST_PROJECT": PROJECT,
+    "API_FUNCTION_URLS": f"auth=http://127.0.0.1:{AUTH_PORT}",
 }
 # API tests that start functions of their own on the host (a second ops, a stack without S3, Lambda handlers
 # in process) or read the host stack's files: they test the code, not the containers, and run in `make test`.

@@ -42,6 +42,10 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 STATE = ROOT / ".local" / "compose"
 ONE_SHOT = {"migrate", "s3-bucket"}
 DEFAULT_PROJECT = "tasktracker"
+# The pump sees a container start a moment after it did: its start period is taken as this much shorter.
+START_PERIOD_MARGIN = 3.0
+# Docker's defaults for a health check that names no interval or start period.
+DEFAULT_INTERVAL = 30.0
 
 
 def podman_socket() -> Path:
@@ -72,6 +76,10 @@ def _socket_answers(path: Path) -> bool:
         return False
     finally:
         connection.close()
+
+
+def podman_service_answers() -> bool:
+    return _socket_answers(podman_socket())
 
 
 def ensure_podman_service() -> Path:
@@ -117,6 +125,9 @@ class Stack:
     profiles: list[str] = field(default_factory=lambda: ["moto"])
     extra_files: list[Path] = field(default_factory=list)
     overrides: dict[str, str] = field(default_factory=dict)
+    # The health pump's memory, per container run (name, start time): when it was first seen, last checked.
+    _first_seen: dict[tuple[str, str], float] = field(default_factory=dict, repr=False, compare=False)
+    _last_check: dict[tuple[str, str], float] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_environment(cls, *, dev: bool = False, overrides: Mapping[str, str] | None = None) -> Stack:
@@ -262,12 +273,22 @@ class Stack:
         return self.states()[service].name
 
     def pump_once(self) -> None:
-        """One round of health checks, for every running container whose health is not yet known good."""
-        due = [
-            state.name
-            for state in self.states().values()
-            if state.running and state.health in {"starting", "unhealthy"}
-        ]
+        """One round of health checks, for every running container whose health is not yet known good, at the
+        pace its own settings give: every second during its start period (a failure there does not count, so
+        this only finds it healthy sooner), then once per interval, so that a slow start turns a container
+        unhealthy only after `retries` intervals, as under Docker, not after `retries` seconds."""
+        now = time.monotonic()
+        due: list[str] = []
+        for state in self.states().values():
+            if not (state.running and state.health in {"starting", "unhealthy"}):
+                continue
+            run = (state.name, state.started_at)
+            first_seen = self._first_seen.setdefault(run, now)
+            starting = now < first_seen + state.start_period - START_PERIOD_MARGIN
+            last = self._last_check.get(run)
+            if last is None or now - last >= (1.0 if starting else state.interval):
+                self._last_check[run] = now
+                due.append(state.name)
         if not due:
             return
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -356,12 +377,16 @@ class ContainerState:
     exit_code: int
     health: str
     restarts: int
+    started_at: str = ""
+    interval: float = DEFAULT_INTERVAL
+    start_period: float = 0.0
 
     @classmethod
     def of(cls, container: Mapping[str, Any]) -> ContainerState:
         state = container.get("State", {})
         health = state.get("Health") or state.get("Healthcheck") or {}
-        has_check = bool((container.get("Config") or {}).get("Healthcheck")) or bool(health)
+        check = (container.get("Config") or {}).get("Healthcheck") or {}
+        has_check = bool(check) or bool(health)
         labels = (container.get("Config") or {}).get("Labels") or {}
         return cls(
             service=labels.get("com.docker.compose.service", container.get("Name", "?")),
@@ -370,6 +395,10 @@ class ContainerState:
             exit_code=int(state.get("ExitCode") or 0),
             health=str(health.get("Status") or ("starting" if has_check else "none")),
             restarts=int(container.get("RestartCount") or 0),
+            started_at=str(state.get("StartedAt", "")),
+            # Durations in nanoseconds, as both engines' inspect gives them.
+            interval=int(check.get("Interval") or 0) / 1e9 or DEFAULT_INTERVAL,
+            start_period=int(check.get("StartPeriod") or 0) / 1e9,
         )
 
     @property

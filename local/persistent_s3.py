@@ -425,15 +425,21 @@ class PersistentS3Server:
         return f"http://{host}:{port}"
 
     def start(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
+        from moto.moto_server import werkzeug_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        # moto's own handler (it keeps underscores in header names) where the release has one: moto 5.1.0, the
+        # compose stack's, does not.
+        handler = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
+        DomainDispatcherApplication, create_backend_app = (
+            werkzeug_app.DomainDispatcherApplication,
+            werkzeug_app.create_backend_app,
+        )
 
         self._store.open()
         try:
             self._app = _SavingApp(DomainDispatcherApplication(create_backend_app), self._store)
-            self._server = make_server(
-                self._host, self._port, self._app, threaded=True, request_handler=MotoRequestHandler
-            )
+            self._server = make_server(self._host, self._port, self._app, threaded=True, request_handler=handler)
         except BaseException:
             self._store.close()
             _forget_all()

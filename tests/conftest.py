@@ -10,7 +10,9 @@ through it instead of starting the functions, and its schema is left as its migr
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -97,11 +99,40 @@ def stack_env(services: LocalServices, database_url: str) -> dict[str, str]:
     return function_environment(database_url, services.redis_url, services.s3_endpoint_url)
 
 
+@dataclass
+class ComposeStack(RunningStack):
+    """The compose project `make compose-test` runs: a process's log is its container's (the router's access
+    and error logs are the router container's output)."""
+
+    project: str = ""
+
+    def logs(self, name: str) -> str:
+        from local.compose import Stack
+        from local.containers import detect_engine
+
+        service = "router" if name.startswith("router") else name
+        compose = Stack(engine=detect_engine(), project=self.project)
+        states = compose.states()
+        if service not in states:
+            return ""
+        result = subprocess.run(
+            [compose.engine.name, "logs", states[service].name], capture_output=True, text=True, check=False
+        )
+        return result.stdout + result.stderr
+
+
 @pytest.fixture(scope="session")
 def stack(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     external = os.environ.get("API_BASE_URL")
     if external:
-        yield RunningStack(base_url=external.rstrip("/"), function_urls={}, workdir=tmp_path_factory.mktemp("stack"))
+        workdir = tmp_path_factory.mktemp("stack")
+        # API_FUNCTION_URLS (auth=http://...,...): the functions the stack also lets the tests call directly.
+        urls = dict(item.split("=", 1) for item in os.environ.get("API_FUNCTION_URLS", "").split(",") if item)
+        project = os.environ.get("COMPOSE_TEST_PROJECT")
+        if project:
+            yield ComposeStack(base_url=external.rstrip("/"), function_urls=urls, workdir=workdir, project=project)
+        else:
+            yield RunningStack(base_url=external.rstrip("/"), function_urls=urls, workdir=workdir)
         return
     running = start_stack(stack_env, Path(tmp_path_factory.mktemp("stack")))
     yield running

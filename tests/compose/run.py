@@ -11,15 +11,16 @@ import subprocess
 import sys
 import time
 
-from local.compose import Stack
+from local.compose import Stack, podman_service_answers, stop_podman_service
 from local.containers import ROOT, detect_engine, say
-from local.stack import TEST_JWT_SECRET
+from local.stack import TEST_JWT_SECRET, TEST_REFRESH_REUSE_GRACE_SECONDS
 
 PROJECT = os.environ.get("COMPOSE_TEST_PROJECT", "tasktracker-test")
 ROUTER_PORT = os.environ.get("COMPOSE_TEST_ROUTER_PORT", "18000")
 ROUTER_DEV_PORT = os.environ.get("COMPOSE_TEST_ROUTER_DEV_PORT", "18010")
 POSTGRES_PORT = os.environ.get("COMPOSE_TEST_POSTGRES_PORT", "15432")
 REDIS_PORT = os.environ.get("COMPOSE_TEST_REDIS_PORT", "16379")
+AUTH_PORT = os.environ.get("COMPOSE_TEST_AUTH_PORT", "18101")
 MOTO_PORT = os.environ.get("COMPOSE_TEST_MOTO_PORT", "15000")
 PROMETHEUS_PORT = os.environ.get("COMPOSE_TEST_PROMETHEUS_PORT", "19090")
 # The stack as the API suite's own fixtures expect it (tests/support/stack.py's function_environment), and
@@ -33,6 +34,7 @@ STACK_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "RATE_LIMIT_DEFAULT": "100/minute",
     "RATE_LIMIT_LOGIN": "10/minute",
+    "REFRESH_REUSE_GRACE_SECONDS": str(TEST_REFRESH_REUSE_GRACE_SECONDS),
     "REMINDER_INTERVAL_SECONDS": "5",
     "ROUTER_PORT": ROUTER_PORT,
     "ROUTER_DEV_PORT": ROUTER_DEV_PORT,
@@ -41,6 +43,7 @@ STACK_ENVIRONMENT = {
     "GRAFANA_PORT": os.environ.get("COMPOSE_TEST_GRAFANA_PORT", "13001"),
     "TEST_POSTGRES_PORT": POSTGRES_PORT,
     "TEST_REDIS_PORT": REDIS_PORT,
+    "TEST_AUTH_PORT": AUTH_PORT,
     "S3_ENDPOINT_URL": "http://moto:5000",
     "S3_PUBLIC_ENDPOINT_URL": f"http://localhost:{MOTO_PORT}",
 }
@@ -51,6 +54,7 @@ SUITE_ENVIRONMENT = {
     "TEST_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
     "TEST_S3_ENDPOINT_URL": f"http://127.0.0.1:{MOTO_PORT}",
     "COMPOSE_TEST_PROJECT": PROJECT,
+    "API_FUNCTION_URLS": f"auth=http://127.0.0.1:{AUTH_PORT}",
 }
 # API tests that start functions of their own on the host (a second ops, a stack without S3, Lambda handlers
 # in process) or read the host stack's files: they test the code, not the containers, and run in `make test`.
@@ -79,6 +83,8 @@ def pytest(*arguments: str) -> int:
 
 def main(argv: list[str]) -> int:
     compose = stack()
+    # podman's API service is stopped at the end only if this run started it.
+    service_was_running = compose.engine.is_podman and podman_service_answers()
     compose.down(volumes=True)
     started = time.monotonic()
     try:
@@ -91,6 +97,8 @@ def main(argv: list[str]) -> int:
     finally:
         if os.environ.get("COMPOSE_TEST_KEEP") != "1":
             compose.down(volumes=True)
+            if compose.engine.is_podman and not service_was_running:
+                stop_podman_service()
     say(f"compose-test: {'passed' if status == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s")
     return status
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,21 +96,74 @@ def test_a_crashed_worker_is_brought_back_and_beat_and_worker_send_the_reminder(
     eventually(reminded, 60, "the reminder of a task due within the window")
 
 
-def test_down_and_up_keep_tasks_and_attachments_in_the_named_volumes(stack: Stack, api: Api) -> None:
+def test_down_and_up_keep_tasks_and_attachment_files_in_the_named_volumes(stack: Stack, api: Api) -> None:
     user = sign_up(api, "volumes")
     task = create_task(api, user)
+    content = b"kept across down and up"
     uploaded = api.post(
         f"/api/v1/tasks/{task['id']}/attachments",
         token=user.access_token,
-        files={"file": ("kept.txt", b"kept across down and up", "text/plain")},
+        files={"file": ("kept.txt", content, "text/plain")},
     )
     assert uploaded.status_code == 201, uploaded.text
 
     stack.down()
     stack.up(build=False)
 
+    # A new client, as a browser opens new connections: one kept alive across `down` would still lead to the
+    # removed router container's address and wait for an answer that never comes.
+    api = Api(os.environ["API_BASE_URL"])
     fetched = api.get(f"/api/v1/tasks/{task['id']}", token=user.access_token)
     assert fetched.status_code == 200, fetched.text
     listed = api.get(f"/api/v1/tasks/{task['id']}/attachments", token=user.access_token)
     assert listed.status_code == 200, listed.text
     assert [item["id"] for item in listed.json()] == [uploaded.json()["id"]]
+    # The file itself too: the moto service keeps S3's state in its volume (local/persistent_s3.py).
+    downloaded = api.get(f"/api/v1/attachments/{uploaded.json()['id']}/download", token=user.access_token)
+    assert downloaded.status_code == 200, downloaded.text
+    assert downloaded.content == content
+
+
+# Prints the body of one of the function's own URLs, or nothing while it does not answer (restarting).
+FETCH = (
+    "import sys, urllib.request\n"
+    "try:\n"
+    "    print(urllib.request.urlopen('http://127.0.0.1:8000' + sys.argv[1], timeout=5).read().decode())\n"
+    "except OSError:\n"
+    "    pass\n"
+)
+
+
+def fetched_in(stack: Stack, service: str, path: str) -> str:
+    """What the function answers on path, asked from inside its container (dev functions publish no port)."""
+    command = [stack.engine.name, "exec", stack.container_name(service), "python", "-c", FETCH, path]
+    with suppress(subprocess.TimeoutExpired):
+        return subprocess.run(command, capture_output=True, text=True, timeout=30).stdout
+    return ""
+
+
+def test_the_dev_profile_reloads_a_changed_route_without_a_rebuild(stack: Stack) -> None:
+    dev = replace(stack, profiles=[*stack.profiles, "dev"])
+    routes = ROOT / "functions" / "auth" / "routes.py"
+    original = routes.read_bytes()
+    summary = '"""The signed-in user"""'
+    assert summary.encode() in original
+    marker = f"The signed-in user, reloaded {uuid.uuid4().hex[:8]}"
+    document = "/api/v1/auth/openapi.json"
+    # Only auth-dev: its stores already run, and the other dev functions would only add load.
+    dev.compose("up", "--detach", "--no-build", "--no-deps", "auth-dev")
+    try:
+        dev.wait_healthy(["auth-dev"], timeout=300)
+        assert "The signed-in user" in fetched_in(dev, "auth-dev", document)
+        try:
+            routes.write_bytes(original.replace(summary.encode(), f'"""{marker}"""'.encode()))
+            eventually(lambda: marker in fetched_in(dev, "auth-dev", document), 120, "the changed route answered")
+        finally:
+            routes.write_bytes(original)
+        eventually(
+            lambda: (body := fetched_in(dev, "auth-dev", document)) and marker not in body and "signed-in" in body,
+            120,
+            "the restored route answered",
+        )
+    finally:
+        dev.compose("rm", "--stop", "--force", "auth-dev", check=False)

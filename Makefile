@@ -127,7 +127,9 @@ compose-test: venv
 # the AWS Lambda Runtime Interface Emulator (shipped in the aws-sam-cli wheel), on the template's Python, with
 # the unit tests on that Python too (tests/lambda/conftest.py). Needs python<runtime> on PATH (pyenv works).
 LAMBDA_PY_VERSION := $(shell sed -n 's/^ *Runtime: *python\(3\.[0-9]*\) *$$/\1/p' infra/aws/template.yaml | head -1)
-LAMBDA_PYTHON ?= $(shell command -v python$(LAMBDA_PY_VERSION))
+# The first python<runtime> that runs: on PATH (a pyenv shim answers only when that version is selected),
+# else pyenv's own install of it.
+LAMBDA_PYTHON ?= $(shell for p in $$(which -a python$(LAMBDA_PY_VERSION) 2>/dev/null) $$HOME/.pyenv/versions/$(LAMBDA_PY_VERSION)*/bin/python$(LAMBDA_PY_VERSION); do "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
 SAM_VENV := .local/venv-sam
 LAMBDA_VENV := .local/venv-lambda
 LAMBDA_BUILD := .local/aws-sam

@@ -25,7 +25,6 @@ del test_unknown_routes_and_methods_answer_in_the_error_format  # noqa: F821
 # The ops tests take `bucket` for a bucket that exists: the attachments tests' fixture gives one.
 from tests.api.test_ops import (  # noqa: E402, F401
     test_live_answers_ok,
-    test_ops_endpoints_are_never_rate_limited,
     test_ready_is_200_when_every_component_is_up,
     test_the_docs_page_links_every_functions_docs_and_each_link_loads,
     test_the_merged_openapi_document_is_valid_and_has_every_functions_paths,

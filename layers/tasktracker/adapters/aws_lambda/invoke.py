@@ -18,17 +18,9 @@ class LambdaInvoker:
 
     @cached_property
     def _client(self) -> Any:
-        import boto3
-        from botocore.config import Config
+        from tasktracker.adapters.boto_clients import quick_client
 
-        config = Config(
-            connect_timeout=self.timeout_seconds,
-            read_timeout=self.timeout_seconds,
-            retries={"max_attempts": 1},
-        )
-        return boto3.session.Session(region_name=self.region).client(
-            "lambda", endpoint_url=self.endpoint_url, config=config
-        )
+        return quick_client("lambda", self.region, self.endpoint_url, self.timeout_seconds)
 
     def invoke(self, function_name: str, payload: bytes) -> bytes:
         answer = self._client.invoke(FunctionName=function_name, InvocationType="RequestResponse", Payload=payload)

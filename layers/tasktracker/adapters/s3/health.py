@@ -18,17 +18,9 @@ class BucketProbe:
     @cached_property
     def _client(self) -> Any:
         # Imported here: building the probe, as a function starts, does not load boto3.
-        import boto3
-        from botocore.config import Config
+        from tasktracker.adapters.boto_clients import quick_client
 
-        config = Config(
-            connect_timeout=self.timeout_seconds,
-            read_timeout=self.timeout_seconds,
-            retries={"max_attempts": 1},
-            s3={"addressing_style": "path"},
-        )
-        session = boto3.session.Session(region_name=self.region)
-        return session.client("s3", endpoint_url=self.endpoint_url, config=config)
+        return quick_client("s3", self.region, self.endpoint_url, self.timeout_seconds, s3={"addressing_style": "path"})
 
     def check(self) -> HealthState:
         self._client.head_bucket(Bucket=self.bucket)

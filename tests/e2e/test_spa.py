@@ -6,17 +6,19 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from local.system_packages import Program
+from local import system_packages
 from tests.support.programs import require_system_program
 from tests.support.stack import ROOT, RunningStack, start_stack
 
 FRONTEND = ROOT / "frontend"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_PACKAGE = Program(str(CHROMIUM), "chromium", "the SPA's end-to-end tests", skipped_by="SKIP_BROWSER")
+# The program make test installs, wherever CHROMIUM_PATH points.
+CHROMIUM_PACKAGE = replace(system_packages.CHROMIUM, command=str(CHROMIUM))
 BUILD_INPUTS = ("src", "index.html", "vite.config.ts", "package.json", "package-lock.json", "tsconfig.json")
 E2E_TIMEOUT_SECONDS = 300
 

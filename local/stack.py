@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.error import HTTPError
 from urllib.request import urlopen
 
@@ -96,25 +95,20 @@ def ensure_attachments_bucket(env: Mapping[str, str]) -> None:
     """The attachments bucket with its lifecycle rules, made as compose's s3-bucket job and the SAM template
     make it: infrastructure that exists before the functions, which make their S3 clients only on first use."""
     import boto3
-    from botocore.exceptions import ClientError
 
-    from tasktracker.adapters.s3.storage import BUCKET_LIFECYCLE
+    from tasktracker.adapters.s3.storage import S3FileStorage
     from tasktracker.config import Settings
 
-    bucket = env.get("S3_BUCKET") or Settings.s3_bucket
-    # Typed loosely, as the adapter's clients are: the lifecycle rules are one plain dict shared with it.
-    client: Any = boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=env.get("S3_ENDPOINT_URL") or None,
         region_name=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
     )
-    try:
-        client.head_bucket(Bucket=bucket)
-    except ClientError:
-        client.create_bucket(Bucket=bucket)
-        client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=BUCKET_LIFECYCLE)
+    bucket = env.get("S3_BUCKET") or Settings.s3_bucket
+    # The adapter's own check: the same bucket and lifecycle rules the functions would have made.
+    S3FileStorage(client, bucket).ensure_bucket()
 
 
 def metrics_directory(workdir: Path, function: str) -> Path:

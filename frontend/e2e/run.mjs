@@ -16,6 +16,10 @@ const HEADLESS_ARGS = [
   "--disable-sync",
 ];
 const TIMEOUT_MS = 15_000;
+// Playwright's own waits stop at TIMEOUT_MS, but a download, a fetch or a close can wait forever: every step
+// and the final close get a hard deadline, so a hang names its step instead of being killed from outside.
+const STEP_DEADLINE_MS = 90_000;
+const CLOSE_DEADLINE_MS = 20_000;
 // Over the API's 25 MiB attachment limit and under nginx's 30 MB body cap, so the function itself refuses it.
 const OVERSIZE_BYTES = 26 * 1024 * 1024;
 const RATE_LIMIT_MESSAGE = "You’re making too many requests. Please wait a bit and try again.";
@@ -35,10 +39,18 @@ const attachmentText = `Notes for ${run}\n`;
 let current = "start-up";
 const passed = [];
 
+function withDeadline(promise, milliseconds, what) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${milliseconds / 1000} s`)), milliseconds);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 async function step(name, action) {
   current = name;
   const started = Date.now();
-  await action();
+  await withDeadline(action(), STEP_DEADLINE_MS, `the step "${name}"`);
   passed.push(name);
   console.log(`  ok  ${name} (${Date.now() - started} ms)`);
 }
@@ -65,6 +77,7 @@ async function registerThroughApi(user) {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(user),
+    signal: AbortSignal.timeout(TIMEOUT_MS),
   });
   check(response.status === 201, `registering ${user.email} answered ${response.status}: ${await response.text()}`);
 }
@@ -74,6 +87,7 @@ async function changeThroughApi(user, taskUrl, changes) {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(user),
+    signal: AbortSignal.timeout(TIMEOUT_MS),
   });
   check(login.status === 200, `signing in ${user.email} through the API answered ${login.status}`);
   const { access_token: token } = await login.json();
@@ -82,8 +96,15 @@ async function changeThroughApi(user, taskUrl, changes) {
     method: "PATCH",
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
     body: JSON.stringify(changes),
+    signal: AbortSignal.timeout(TIMEOUT_MS),
   });
   check(changed.status === 200, `changing the task through the API answered ${changed.status}: ${await changed.text()}`);
+}
+
+async function closeBrowser(browser) {
+  await withDeadline(browser.close(), CLOSE_DEADLINE_MS, "closing the browser").catch((error) => {
+    console.error(`${error.message}; leaving it to the exit`);
+  });
 }
 
 async function main() {
@@ -213,7 +234,9 @@ async function main() {
         page.getByRole("button", { name: "Download notes.txt" }).click(),
       ]);
       check(download.suggestedFilename() === "notes.txt", `downloaded as ${download.suggestedFilename()}`);
-      const content = await readFile(await download.path(), "utf8");
+      const saved = await withDeadline(download.path(), TIMEOUT_MS, "the download");
+      check(saved !== null, `the download failed: ${await download.failure()}`);
+      const content = await readFile(saved, "utf8");
       check(content === attachmentText, `the downloaded file holds ${JSON.stringify(content)}`);
     });
 
@@ -374,14 +397,14 @@ async function main() {
     await shot(page, `failed-${current.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
     console.error(`FAILED at step "${current}": ${error instanceof Error ? error.message : error}`);
     console.error(`Passed before it: ${passed.length ? passed.join("; ") : "none"}`);
-    await browser.close();
+    await closeBrowser(browser);
     process.exit(1);
   }
-  await browser.close();
+  await closeBrowser(browser);
   console.log(`All ${passed.length} end-to-end steps passed; screenshots in ${SCREENSHOTS}`);
 }
 
-main().catch((error) => {
+main().then(() => process.exit(0)).catch((error) => {
   console.error(`FAILED before the first step could finish (${current}): ${error instanceof Error ? error.stack : error}`);
   process.exit(1);
 });

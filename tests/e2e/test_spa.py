@@ -62,18 +62,33 @@ def spa_stack(
     running.stop()
 
 
+def _service_logs(stack: RunningStack) -> str:
+    names = sorted(path.stem for path in stack.log_directory.glob("*.log"))
+    return "\n".join(f"--- {name} (last lines)\n{stack.logs(name)[-1500:]}" for name in names)
+
+
+def _text(output: str | bytes | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
+
+
 def test_the_spa_flows_work_in_chromium(spa_stack: RunningStack, fresh_rate_limits: None) -> None:
-    result = subprocess.run(
-        ["node", str(FRONTEND / "e2e" / "run.mjs")],
-        cwd=FRONTEND,
-        env={**os.environ, "BASE_URL": spa_stack.base_url, "CHROMIUM_PATH": str(CHROMIUM)},
-        capture_output=True,
-        text=True,
-        timeout=E2E_TIMEOUT_SECONDS,
-    )
+    try:
+        result = subprocess.run(
+            ["node", str(FRONTEND / "e2e" / "run.mjs")],
+            cwd=FRONTEND,
+            env={**os.environ, "BASE_URL": spa_stack.base_url, "CHROMIUM_PATH": str(CHROMIUM)},
+            capture_output=True,
+            text=True,
+            timeout=E2E_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(
+            f"the browser run did not end within {E2E_TIMEOUT_SECONDS} s; what it printed:\n"
+            f"{_text(expired.stdout)}\n{_text(expired.stderr)}\n{_service_logs(spa_stack)}"
+        )
     print(result.stdout)
     print(result.stderr)
     assert result.returncode == 0, (
         f"the browser run failed (screenshots in test-artifacts/screenshots):\n{result.stdout}\n{result.stderr}\n"
-        f"router errors:\n{spa_stack.logs('router')[-2000:]}"
+        f"{_service_logs(spa_stack)}"
     )

@@ -236,3 +236,13 @@ def test_the_cache_never_lets_a_slower_write_replace_a_newer_state(services: Loc
     assert cache.get(user_id) == UserSession(is_active=False, session_epoch=3)
     assert 0 < int(client.ttl(session_key(user_id))) <= 60
     client.delete(session_key(user_id))
+
+
+def test_creating_a_task_deletes_no_tag_rows(apps: Apps, counts: Counts) -> None:
+    """A new task has no tags to replace: its POST is the INSERTs, the audit event and the answer's read."""
+    _, _, headers = _sign_up(apps)
+    counts.statements = []
+    created = apps.tasks.post("/api/v1/tasks", json={"title": "tagged", "tags": ["a", "b"]}, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json["tags"] == ["a", "b"]
+    assert not [text for text in counts.statements if text.startswith("DELETE")]

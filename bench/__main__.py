@@ -156,20 +156,45 @@ def list_and_growth(report: Report, services: Services, stack: RunningStack, bar
 
 
 def profile(stack: RunningStack, url: str, token: str) -> None:
-    """py-spy on the tasks function's worker while wrk loads it: collapsed stacks in bench/results/."""
-    import psutil  # type: ignore[import-untyped]
-
-    worker = psutil.Process(stack.processes["tasks"].pid).children()[0]
+    """py-spy on the tasks function's gunicorn (its master and every worker, `--subprocesses`) while wrk loads it:
+    collapsed stacks in bench/results/. Says why when it wrote none: bench/results/ did not exist yet (it is made
+    when latest.json is written, at the end), so py-spy failed to open its output, and its error went to
+    /dev/null while the run announced a file."""
     out = BENCH / "results" / "profile-tasks.txt"
+    spy_program = Path(sys.executable).parent / "py-spy"
+    if not spy_program.exists():
+        say(f"profile: no file: py-spy is not installed at {spy_program} (it is in requirements-dev.txt)")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
     spy = subprocess.Popen(
-        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker.pid), "--format", "raw",
+        [str(spy_program), "record", "--pid", str(stack.processes["tasks"].pid), "--subprocesses", "--format", "raw",
          "--duration", str(int(SECONDS) + 2), "--rate", "200", "--output", str(out), "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     time.sleep(1)
     wrk(url, concurrency=GROWTH_CONCURRENCY, seconds=SECONDS, token=token)
-    spy.wait(60)
-    say(f"profile (collapsed stacks) in {out}")
+    try:
+        output, _ = spy.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        output, _ = spy.communicate()
+    say(profile_outcome(out, spy.returncode, output))
+
+
+def profile_outcome(out: Path, returncode: int | None, output: str) -> str:
+    """What the run says about its profile: where the file is, or exactly why there is none."""
+    if returncode == 0 and out.exists() and out.stat().st_size > 0:
+        return f"profile (collapsed stacks) in {out}"
+    said = " ".join(line.strip() for line in output.splitlines() if line.strip() and not line.startswith("   "))
+    if returncode != 0:
+        why = f"py-spy exited with {returncode}: {said[-600:]}"
+        if "permission" in said.lower() or "ptrace" in said.lower():
+            why += " (py-spy needs ptrace: run as root or with CAP_SYS_PTRACE, or kernel.yama.ptrace_scope=0)"
+        return f"profile: no file: {why}"
+    if not out.exists():
+        return f"profile: no file: py-spy exited 0 but wrote nothing at {out}: {said[-600:]}"
+    return f"profile: {out} is empty (no samples: was the tasks function idle?): {said[-600:]}"
 
 
 def writes(report: Report, services: Services, stack: RunningStack, bare_url: str, token: str, email: str) -> None:

@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from local.services import LocalServices, start_local_services
+from tasktracker.application.auth import AuthUseCases
 from tests.support.programs import ON_REQUEST
 from tests.support.stack import RunningStack, function_environment, start_stack
 
@@ -137,6 +138,24 @@ def stack(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     running = start_stack(stack_env, Path(tmp_path_factory.mktemp("stack")))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def accounts(stack_env: dict[str, str]) -> AuthUseCases:
+    """What an operator's `python -m functions.auth.cli deactivate|reactivate EMAIL` runs, on the test's services:
+    the way to deactivate a user that every function sees at once (an UPDATE is seen once the cached state
+    expires)."""
+    from tasktracker.bootstrap.auth import auth_use_cases
+    from tasktracker.config import Settings
+    from tasktracker.platform.security import FlaskJwtAccessTokenIssuer
+
+    settings = Settings(
+        environment="test",
+        database_url=stack_env["DATABASE_URL"],
+        redis_url=stack_env["REDIS_URL"],
+        jwt_secret_key=stack_env["JWT_SECRET_KEY"],
+    )
+    return auth_use_cases(settings, FlaskJwtAccessTokenIssuer(settings.access_token_ttl_seconds))
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         blueprints=[blp],
         settings=settings,
         active_users=bootstrap.active_users(settings),
+        rate_limit_storage_uri=bootstrap.rate_limit_storage_uri(settings),
     )
     # Uploads raise the platform's cap (the largest JSON body) to theirs: a body announced larger than any allowed
     # upload is refused (413) before a byte of it is read. Its JSON bodies keep the JSON cap.

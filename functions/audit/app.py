@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         blueprints=[blp],
         settings=settings,
         active_users=bootstrap.active_users(settings),
+        rate_limit_storage_uri=bootstrap.rate_limit_storage_uri(settings),
     )
     app.extensions["audit_use_cases"] = audit_use_cases(settings)
     return app

@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         blueprints=[blp],
         settings=settings,
         active_users=bootstrap.active_users(settings),
+        rate_limit_storage_uri=bootstrap.rate_limit_storage_uri(settings),
     )
     app.extensions["auth_use_cases"] = auth_use_cases(
         settings, FlaskJwtAccessTokenIssuer(settings.access_token_ttl_seconds)

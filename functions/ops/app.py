@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         blueprints=[blp],
         settings=settings,
         active_users=bootstrap.active_users(settings),
+        rate_limit_storage_uri=bootstrap.rate_limit_storage_uri(settings),
         metrics_path=OWN_METRICS_PATH,
     )
     worker_metrics_url = os.environ.get("WORKER_METRICS_URL", "").strip()

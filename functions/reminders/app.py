@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         blueprints=[blp],
         settings=settings,
         active_users=bootstrap.active_users(settings),
+        rate_limit_storage_uri=bootstrap.rate_limit_storage_uri(settings),
     )
     app.extensions["reminder_queries"] = ReminderQueries(bootstrap.unit_of_work_factory(settings))
     return app

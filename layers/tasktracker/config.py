@@ -53,6 +53,10 @@ class Settings:
     # Per address, shared by the ops routes that ask every function (readiness, merged metrics and document).
     rate_limit_ops: str = "60/minute"
     rate_limit_enabled: bool = True
+    # How long a user's session state (active, epoch) is kept in Redis for the check of every signed-in request
+    # (0: not at all, every check reads the database). The use cases update it at once; a change made outside
+    # them (an operator's UPDATE) is seen within this.
+    session_cache_seconds: int = 60
     # How long the ops function keeps each of those answers (0: only requests arriving together share one).
     ops_cache_seconds: int = 2
     log_level: str = "INFO"
@@ -95,6 +99,7 @@ class Settings:
             rate_limit_login=os.environ.get("RATE_LIMIT_LOGIN", "10/minute"),
             rate_limit_ops=os.environ.get("RATE_LIMIT_OPS", "60/minute"),
             rate_limit_enabled=_flag("RATE_LIMIT_ENABLED", True),
+            session_cache_seconds=_int("SESSION_CACHE_SECONDS", 60),
             ops_cache_seconds=_int("OPS_CACHE_SECONDS", 2),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
             db_pool_size=_int("DB_POOL_SIZE", 5),
@@ -139,6 +144,9 @@ class Settings:
         if not 0 <= self.ops_cache_seconds <= 10:
             # Longer would hide an outage from readiness, and give Prometheus (every 15 s) stale merged series.
             raise ConfigurationError("OPS_CACHE_SECONDS must be between 0 and 10")
+        if not 0 <= self.session_cache_seconds <= 300:
+            # Longer would let a user deactivated with SQL, not the CLI, keep working for that long.
+            raise ConfigurationError("SESSION_CACHE_SECONDS must be between 0 and 300")
         if not self.database_url:
             raise ConfigurationError("DATABASE_URL is not set")
         if self.rate_limit_enabled and not self.redis_url:

@@ -8,6 +8,7 @@ import uuid
 import jwt
 import psycopg
 
+from tasktracker.application.auth import AuthUseCases
 from tests.support.api import DEFAULT_PASSWORD, Api, assert_error, sign_up, unique_email
 from tests.support.stack import TEST_JWT_SECRET
 
@@ -152,9 +153,10 @@ def test_a_refresh_token_is_not_an_access_token(api: Api) -> None:
     assert_error(api.get("/api/v1/auth/me", token=user.refresh_token), 401, "INVALID_TOKEN")
 
 
-def test_a_deactivated_users_live_token_stops_working(api: Api, db: psycopg.Connection) -> None:
+def test_a_deactivated_users_live_token_stops_working(api: Api, accounts: AuthUseCases) -> None:
     user = sign_up(api, "deactivated")
-    db.execute("UPDATE users SET is_active = false WHERE id = %s", (user.id,))
+    assert api.get("/api/v1/auth/me", token=user.access_token).status_code == 200
+    accounts.deactivate(user.email)
     assert_error(api.get("/api/v1/auth/me", token=user.access_token), 401, "ACCOUNT_DISABLED")
     assert_error(api.post("/api/v1/auth/login", json={"email": user.email, "password": user.password}), 401)
 

@@ -8,8 +8,10 @@ import time
 from typing import Any
 
 import psycopg
+import redis
 import requests
 
+from tasktracker.application.auth import AuthUseCases
 from tests.support.api import Api, SignedInUser, assert_error, sign_up
 from tests.support.stack import TEST_REFRESH_REUSE_GRACE_SECONDS
 
@@ -59,12 +61,13 @@ def test_a_password_change_stops_every_earlier_token_of_every_session_at_once(ap
 
 
 def test_tokens_from_before_a_deactivation_stay_dead_after_the_account_is_reactivated(
-    api: Api, db: psycopg.Connection
+    api: Api, accounts: AuthUseCases
 ) -> None:
     user = sign_up(api, "returning")
-    db.execute("UPDATE users SET is_active = false WHERE id = %s", (user.id,))
+    assert api.get("/api/v1/tasks", token=user.access_token).status_code == 200
+    accounts.deactivate(user.email)
     assert_error(api.get("/api/v1/tasks", token=user.access_token), 401, "ACCOUNT_DISABLED")
-    db.execute("UPDATE users SET is_active = true WHERE id = %s", (user.id,))
+    accounts.reactivate(user.email)
 
     assert_error(api.get("/api/v1/tasks", token=user.access_token), 401, "TOKEN_REVOKED")
     assert_error(_refresh(api, user.refresh_token), 401, "REFRESH_TOKEN_REVOKED")
@@ -126,3 +129,59 @@ def test_a_replay_within_the_grace_gets_the_same_successor_and_after_it_ends_the
     time.sleep(TEST_REFRESH_REUSE_GRACE_SECONDS + 0.5)
     assert_error(_refresh(api, user.refresh_token), 401, "REFRESH_TOKEN_REUSED")
     assert_error(_refresh(api, successor), 401, "REFRESH_TOKEN_REUSED")
+
+
+def _cached_session(redis_client: redis.Redis, user: SignedInUser) -> bytes | None:
+    value: bytes | None = redis_client.get(f"tasktracker:session:{user.id}")
+    return value
+
+
+def test_a_password_change_stops_the_old_token_in_every_other_process_at_once_with_the_cache_warm(
+    api: Api, redis_client: redis.Redis
+) -> None:
+    """Each function is its own gunicorn with two worker processes: the change is made by the auth function and
+    seen, on the very next request, by processes that had just answered from the cached state."""
+    user = sign_up(api, "warm-cache")
+    for _ in range(3):
+        for path in SIGNED_IN_READS:
+            assert api.get(path, token=user.access_token).status_code == 200, path
+    assert _cached_session(redis_client, user) == b"0:1"
+
+    changed = api.post(
+        "/api/v1/auth/change-password",
+        token=user.access_token,
+        json={"current_password": user.password, "new_password": NEW_PASSWORD},
+    )
+    assert changed.status_code == 204, changed.text
+    assert _cached_session(redis_client, user) == b"1:1"
+    for _ in range(3):
+        for path in SIGNED_IN_READS:
+            assert_error(api.get(path, token=user.access_token), 401, "TOKEN_REVOKED")
+    fresh = _login(api, user, NEW_PASSWORD)
+    for path in SIGNED_IN_READS:
+        assert api.get(path, token=fresh["access_token"]).status_code == 200, path
+
+
+def test_a_deactivation_through_the_use_case_is_seen_at_once_with_the_cache_warm(
+    api: Api, accounts: AuthUseCases, redis_client: redis.Redis
+) -> None:
+    user = sign_up(api, "warm-leaver")
+    for path in SIGNED_IN_READS:
+        assert api.get(path, token=user.access_token).status_code == 200, path
+    accounts.deactivate(user.email)
+    assert _cached_session(redis_client, user) == b"1:0"
+    for path in SIGNED_IN_READS:
+        assert_error(api.get(path, token=user.access_token), 401, "ACCOUNT_DISABLED")
+
+
+def test_without_a_cached_state_the_check_reads_the_database_and_fills_the_cache(
+    api: Api, db: psycopg.Connection, redis_client: redis.Redis
+) -> None:
+    user = sign_up(api, "cold-cache")
+    redis_client.delete(f"tasktracker:session:{user.id}")
+    # Ended behind the cache's back: with nothing cached, the database's word is the one taken.
+    db.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = %s", (user.id,))
+    assert_error(api.get("/api/v1/tasks", token=user.access_token), 401, "TOKEN_REVOKED")
+    assert _cached_session(redis_client, user) == b"1:1"
+    fresh = _login(api, user)
+    assert api.get("/api/v1/tasks", token=fresh["access_token"]).status_code == 200

@@ -19,6 +19,7 @@ import redis
 
 from local.services import free_port
 from local.stack import gunicorn_command
+from tasktracker.application.auth import AuthUseCases
 from tasktracker.config import DEVELOPMENT_JWT_SECRET
 from tasktracker.routes import load_routes
 from tests.hardening.scale import scaled
@@ -175,11 +176,11 @@ def test_password_guessing_meets_the_login_limit_whatever_the_account(
 
 
 def test_a_deactivated_user_can_neither_sign_in_nor_use_a_live_token_anywhere(
-    api: WatchedApi, db: psycopg.Connection, figures: Figures
+    api: WatchedApi, db: psycopg.Connection, accounts: AuthUseCases, figures: Figures
 ) -> None:
     user = sign_up(api, "leaver")
     task = api.post("/api/v1/tasks", token=user.access_token, json={"title": "Left behind"}).json()
-    db.execute("UPDATE users SET is_active = false WHERE id = %s", (user.id,))
+    accounts.deactivate(user.email)
 
     calls = [
         ("GET", "/api/v1/auth/me"),

@@ -668,3 +668,45 @@ class FakeFileStorage:
             action()
         if operation in self._failing:
             raise ServiceUnavailableError("File storage is unavailable", code="STORAGE_UNAVAILABLE")
+
+
+class FakeSessionCache:
+    """A session cache with the real one's rules (hold, fill only where empty, publish never below a higher
+    epoch) that records what it was asked, and what the unit of work had committed at each write."""
+
+    HOLD = "hold"
+
+    def __init__(self, uow: FakeUnitOfWork | None = None) -> None:
+        self.entries: dict[UUID, UserSession | str] = {}
+        self.calls: list[tuple[str, UUID | None, int]] = []
+        self.uow = uow
+        self.down = False
+
+    def _record(self, name: str, user_id: UUID | None) -> None:
+        self.calls.append((name, user_id, self.uow.commits if self.uow else 0))
+
+    def expect(self, user_id: UUID | None) -> None:
+        self._record("expect", user_id)
+
+    def get(self, user_id: UUID) -> UserSession | None:
+        self._record("get", user_id)
+        entry = None if self.down else self.entries.get(user_id)
+        return entry if isinstance(entry, UserSession) else None
+
+    def fill(self, user_id: UUID, session: UserSession) -> None:
+        self._record("fill", user_id)
+        if not self.down:
+            self.entries.setdefault(user_id, session)
+
+    def hold(self, user_id: UUID) -> None:
+        self._record("hold", user_id)
+        if self.down:
+            raise ServiceUnavailableError("the session store is down")
+        self.entries[user_id] = self.HOLD
+
+    def publish(self, user_id: UUID, session: UserSession) -> None:
+        self._record("publish", user_id)
+        current = self.entries.get(user_id)
+        if self.down or (isinstance(current, UserSession) and current.session_epoch > session.session_epoch):
+            return
+        self.entries[user_id] = session

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import NoReturn
@@ -18,7 +18,8 @@ from tasktracker.domain.enums import AuditEventType, TokenRevocation
 from tasktracker.domain.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 
 from . import audit_trail
-from .ports import AccessTokenIssuer, Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
+from .identity import NoSessionCache
+from .ports import AccessTokenIssuer, Clock, PasswordHasher, SessionCache, UnitOfWork, UnitOfWorkFactory
 
 # Verified against when the email is unknown, so a login costs the same whether or not the account exists.
 _TIMING_DECOY_PASSWORD = "timing-decoy-password"
@@ -77,6 +78,9 @@ class AuthUseCases:
     # How long a rotated refresh token, sent again (two tabs refreshing at once), is answered with the same
     # successor instead of ending its sign-in as a stolen copy.
     refresh_reuse_grace_seconds: int = 20
+    # Every change of a user's session state (active, epoch) is written here too, after its commit, so that the
+    # check of every signed-in request (identity.ActiveUsers) sees it at once in every process.
+    sessions: SessionCache = field(default_factory=NoSessionCache)
 
     @cached_property
     def _decoy_hash(self) -> str:
@@ -101,6 +105,7 @@ class AuthUseCases:
                 raise ConflictError("An account with this email already exists", code="EMAIL_TAKEN")
             uow.users.add(user)
             uow.commit()
+        self.sessions.publish(user.id, user.session)
         return user
 
     def login(self, email: str, password: str) -> TokenPair:
@@ -170,7 +175,41 @@ class AuthUseCases:
             audit_trail.record(
                 uow, AuditEventType.PASSWORD_CHANGED, now=now, user_id=user.id, details={"revoked_sessions": revoked}
             )
-            uow.commit()
+            self._commit_session_change(uow, user)
+
+    def deactivate(self, email: str) -> User:
+        """An operator's: the user is shut out at once, everywhere (every live token, every refresh token)."""
+        return self._change_activity(email, active=False)
+
+    def reactivate(self, email: str) -> User:
+        """An operator's: the user may sign in again; no token from before comes back to life."""
+        return self._change_activity(email, active=True)
+
+    def _change_activity(self, email: str, *, active: bool) -> User:
+        with self.uow() as uow:
+            found = uow.users.get_by_email(rules.normalize_email(email))
+            user = uow.users.get_for_update(found.id) if found else None
+            if user is None:
+                raise NotFoundError("User not found", code="USER_NOT_FOUND")
+            if user.is_active == active:
+                return user
+            # Refresh tokens need no revoking: a refresh checks the user's state and epoch.
+            if active:
+                user.reactivate()
+            else:
+                user.deactivate()
+            user.updated_at = self.clock.now()
+            uow.users.save(user)
+            self._commit_session_change(uow, user)
+        return user
+
+    def _commit_session_change(self, uow: UnitOfWork, user: User) -> None:
+        """Commits a change of the user's session state so that no process goes on serving the old one: the cache
+        is held before the commit (a check then reads the database; if the hold cannot be written the change is
+        refused, since a stale state could outlive it), and given the new state after it."""
+        self.sessions.hold(user.id)
+        uow.commit()
+        self.sessions.publish(user.id, user.session)
 
     def me(self, user_id: UUID) -> User:
         with self.uow(read_only=True) as uow:

@@ -127,6 +127,38 @@ class UserRepository(Protocol):
     def save(self, user: User) -> None: ...
 
 
+class SessionCache(Protocol):
+    """Each user's session state (active, epoch) kept where every process and function sees it (Redis), so that
+    the check every signed-in request makes needs no database round trip. Never a copy inside one process: it
+    could not see a change another process made. The database stays the truth; `identity.ActiveUsers` reads it
+    whenever this has nothing to say."""
+
+    def expect(self, user_id: UUID | None) -> None:
+        """This request will ask for this user's state: an implementation may fetch it along with a round trip
+        it makes anyway (the rate limit's). None, at the start of every request, forgets an earlier request's."""
+        ...
+
+    def get(self, user_id: UUID) -> UserSession | None:
+        """The stored state; None when there is none, a change is under way, or the cache cannot answer."""
+        ...
+
+    def fill(self, user_id: UUID, session: UserSession) -> None:
+        """After a database read: kept only where nothing is stored, so a change under way or a newer state is
+        never overwritten by what a slower reader saw. Never raises."""
+        ...
+
+    def hold(self, user_id: UUID) -> None:
+        """Before a change of the state commits: until `publish` replaces it (or it expires), `get` answers None
+        and `fill` keeps nothing, so every check reads the database. Raises ServiceUnavailableError if it cannot
+        be written: the change must not commit while a stale state may still be served."""
+        ...
+
+    def publish(self, user_id: UUID, session: UserSession) -> None:
+        """After the change committed: the new state, unless one with a higher epoch is already stored. Never
+        raises (if it fails, the hold expires and the next check reads the database)."""
+        ...
+
+
 class RefreshTokenRepository(Protocol):
     def add(self, token: RefreshToken) -> None: ...
     def get(self, token_id: UUID) -> RefreshToken | None: ...

@@ -3,13 +3,16 @@ starts stay small (the auth function never loads boto3; import-linter holds that
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasktracker.config import Settings
 
 if TYPE_CHECKING:
     from tasktracker.application.identity import ActiveUsers
-    from tasktracker.application.ports import UnitOfWork, UnitOfWorkFactory
+    from tasktracker.application.ports import SessionCache, UnitOfWork, UnitOfWorkFactory
+
+# The Redis URL schemes the one-round-trip rate-limit storage takes (adapters/redis/rate_limit_storage.py).
+_ONE_TRIP_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 
 
 def unit_of_work_factory(settings: Settings) -> UnitOfWorkFactory:
@@ -25,7 +28,37 @@ def unit_of_work_factory(settings: Settings) -> UnitOfWorkFactory:
     return new_unit_of_work
 
 
+def session_cache(settings: Settings) -> SessionCache:
+    """Users' session states in Redis, shared by every process; none without Redis (or with
+    SESSION_CACHE_SECONDS=0): then every check reads the database. The client connects at first use."""
+    from tasktracker.application.identity import NoSessionCache
+
+    if not settings.redis_url or settings.session_cache_seconds <= 0:
+        return NoSessionCache()
+    from functools import cache
+
+    from tasktracker.adapters.redis.sessions import RedisSessionCache
+
+    @cache
+    def client() -> Any:
+        import redis
+
+        return redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+
+    return RedisSessionCache(client, settings.session_cache_seconds)
+
+
 def active_users(settings: Settings) -> ActiveUsers:
     from tasktracker.application.identity import ActiveUsers
 
-    return ActiveUsers(unit_of_work_factory(settings))
+    return ActiveUsers(unit_of_work_factory(settings), session_cache(settings))
+
+
+def rate_limit_storage_uri(settings: Settings) -> str:
+    """The storage URI for flask-limiter: Redis through the adapter's storage, which makes the hit, the headers'
+    window stats and the active-user check's read one round trip. Importing the adapter registers its scheme."""
+    if not settings.redis_url.startswith(_ONE_TRIP_SCHEMES):
+        return settings.redis_url
+    import tasktracker.adapters.redis.rate_limit_storage  # noqa: F401
+
+    return f"tasktracker+{settings.redis_url}"

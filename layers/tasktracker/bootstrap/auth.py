@@ -6,7 +6,7 @@ from tasktracker.application.clock import SystemClock
 from tasktracker.application.ports import AccessTokenIssuer
 from tasktracker.config import Settings
 
-from . import unit_of_work_factory
+from . import session_cache, unit_of_work_factory
 
 
 def auth_use_cases(settings: Settings, tokens: AccessTokenIssuer) -> AuthUseCases:
@@ -17,4 +17,5 @@ def auth_use_cases(settings: Settings, tokens: AccessTokenIssuer) -> AuthUseCase
         clock=SystemClock(),
         refresh_token_ttl_seconds=settings.refresh_token_ttl_seconds,
         refresh_reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+        sessions=session_cache(settings),
     )

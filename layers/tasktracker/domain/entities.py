@@ -38,6 +38,22 @@ class User:
         deactivation)."""
         self.session_epoch += 1
 
+    def deactivate(self) -> None:
+        """Shut out at once: every live token stops, and no sign-in or refresh is accepted."""
+        self.is_active = False
+        self.end_sessions()
+
+    def reactivate(self) -> None:
+        """Back in with a new sign-in only. The epoch moves on here too (no token of this epoch can exist, a
+        deactivated user signs in nowhere), so that every change of a user's session state has an epoch of its own
+        and the newest state is always the one with the highest epoch."""
+        self.is_active = True
+        self.end_sessions()
+
+    @property
+    def session(self) -> UserSession:
+        return UserSession(is_active=self.is_active, session_epoch=self.session_epoch)
+
 
 @dataclass(frozen=True)
 class UserSession:

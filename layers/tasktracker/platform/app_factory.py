@@ -39,13 +39,15 @@ def create_function_app(
     blueprints: Sequence[Blueprint],
     settings: Settings,
     active_users: ActiveUserCheck,
+    rate_limit_storage_uri: str | None = None,
     docs_prefix: str | None = None,
     metrics_path: str = "/metrics",
 ) -> Flask:
     """`name` is the function (auth, tasks, ...); its documents live under /api/v1/<docs_prefix or name>.
 
     `metrics_path` serves the app's own Prometheus exposition; `active_users` is asked on every signed-in
-    request (see security.configure_jwt)."""
+    request (see security.configure_jwt); `rate_limit_storage_uri` is the limits storage (bootstrap's, which makes
+    the limit and that check one Redis round trip; REDIS_URL as it is otherwise)."""
     configure_logging(settings.log_level)
     app = Flask(f"tasktracker.functions.{name}")
     docs_root = f"{API_PREFIX}/{docs_prefix or name}"
@@ -80,7 +82,7 @@ def create_function_app(
     configure_jwt(app, settings.jwt_secret_key, settings.access_token_ttl_seconds, active_users)
     configure_rate_limits(
         app,
-        storage_uri=settings.redis_url,
+        storage_uri=rate_limit_storage_uri or settings.redis_url,
         default_limit=settings.rate_limit_default,
         login_limit=settings.rate_limit_login,
         monitoring_limit=settings.rate_limit_ops,

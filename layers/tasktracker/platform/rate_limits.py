@@ -1,12 +1,20 @@
-"""Rate limits in Redis with flask-limiter: per user when signed in, per client address otherwise."""
+"""Rate limits in Redis with flask-limiter: per user when signed in, per client address otherwise.
+
+The storage is whatever URI bootstrap gives (`bootstrap.rate_limit_storage_uri`): in Redis, the adapter's storage that
+makes the hit, the window's stats for the headers and the active-user check's read one round trip
+(adapters/redis/rate_limit_storage.py)."""
 
 from __future__ import annotations
+
+from uuid import UUID
 
 from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter import Limiter
 from jwt import PyJWTError
+
+from .security import ACTIVE_USERS_EXTENSION
 
 
 def client_address() -> str:
@@ -26,8 +34,21 @@ def _token_subject() -> str | None:
             except (PyJWTError, JWTExtendedException, KeyError):
                 subject = None
         g.rate_limit_subject = subject
+        _expect_user(subject)
     cached: str | None = g.rate_limit_subject
     return cached
+
+
+def _expect_user(subject: str | None) -> None:
+    """The active-user check of this request may then come with the limit's hit, in one Redis round trip."""
+    active_users = current_app.extensions.get(ACTIVE_USERS_EXTENSION)
+    if active_users is None or subject is None:
+        return
+    try:
+        user_id = UUID(subject)
+    except ValueError:
+        return
+    active_users.expect(user_id)
 
 
 def rate_limit_key() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from flask import Flask, Response, g
@@ -23,9 +23,20 @@ BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 # The user's session epoch when the token was issued; a password change or a deactivation moves the user on.
 SESSION_EPOCH_CLAIM = "session_epoch"
 
-# Checks a token's user and session epoch on every authenticated request; raises AuthenticationError to refuse.
-# tasktracker.application.identity.ActiveUsers is the one implementation.
-ActiveUserCheck = Callable[[UUID, int | None], None]
+
+class ActiveUserCheck(Protocol):
+    """Checks a token's user and session epoch on every authenticated request; raises AuthenticationError to
+    refuse. tasktracker.application.identity.ActiveUsers is the one implementation."""
+
+    def __call__(self, user_id: UUID, session_epoch: int | None, /) -> None: ...
+
+    def expect(self, user_id: UUID | None, /) -> None:
+        """Names the request's user as soon as it is known, so the check's state can come with the rate limit's
+        round trip; None at the start of every request."""
+        ...
+
+
+ACTIVE_USERS_EXTENSION = "tasktracker_active_users"
 
 
 class FlaskJwtAccessTokenIssuer:
@@ -56,6 +67,12 @@ def configure_jwt(app: Flask, secret_key: str, ttl_seconds: int, active_users: A
         JWT_ERROR_MESSAGE_KEY="message",
     )
     jwt = JWTManager(app)
+    app.extensions[ACTIVE_USERS_EXTENSION] = active_users
+
+    @app.before_request
+    def forget_the_last_requests_user() -> None:
+        # Registered before the rate limiter's hook, which names this request's user (rate_limits._token_subject).
+        active_users.expect(None)
 
     @jwt.unauthorized_loader
     def missing_token(reason: str) -> Response:

@@ -83,7 +83,8 @@ class SqlTaskRepository(SqlRepository):
                 version=task.version,
             )
         )
-        self._set_tags(task.id, task.tags)
+        # A new task has no tag rows to replace: one round trip fewer than a change's.
+        self._set_tags(task.id, task.tags, replace=False)
 
     def get(self, task_id: UUID) -> Task | None:
         return self._get(select(TaskRow, _TAG_NAMES).where(TaskRow.id == task_id))
@@ -213,8 +214,9 @@ class SqlTaskRepository(SqlRepository):
         rows = self.session.execute(statement).all()
         return [TaskView(task=_task(task_row, tags), owner_email=email) for task_row, email, tags in rows]
 
-    def _set_tags(self, task_id: UUID, names: list[str]) -> None:
-        self.session.execute(delete(TaskTagRow).where(TaskTagRow.task_id == task_id))
+    def _set_tags(self, task_id: UUID, names: list[str], *, replace: bool = True) -> None:
+        if replace:
+            self.session.execute(delete(TaskTagRow).where(TaskTagRow.task_id == task_id))
         if not names:
             return
         self.session.execute(

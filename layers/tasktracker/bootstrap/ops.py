@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from tasktracker.application.ports import FunctionInvoker, HealthProbe
+from tasktracker.application.ports import FunctionInvoker, HealthProbe, HealthState
 from tasktracker.config import Settings
+
+if TYPE_CHECKING:
+    import redis
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -16,21 +24,72 @@ class HealthProbes:
     worker: HealthProbe
 
 
+class _Once(Generic[T]):
+    """`build()`'s value, made by the first caller (concurrent first callers wait for it) and then kept; a
+    build that raises is tried again by the next caller."""
+
+    def __init__(self, build: Callable[[], T]):
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: T | None = None
+
+    def __call__(self) -> T:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value
+
+
+class DeferredProbe:
+    """A probe made at its first check: building the ops app (a cold start) loads no SQLAlchemy, Redis client,
+    boto3 or engine; the ready check that first needs them does."""
+
+    def __init__(self, build: Callable[[], HealthProbe]):
+        self._probe = _Once(build)
+
+    def check(self) -> HealthState:
+        return self._probe().check()
+
+
 def health_probes(settings: Settings, timeout_seconds: float) -> HealthProbes:
     """The Redis and S3 probes' sockets give up after `timeout_seconds`; the database probe uses the function's
-    pooled engine. Nothing connects, and boto3 is not loaded, until a probe checks."""
-    from tasktracker.adapters.celery.heartbeat import WorkerHeartbeatProbe
-    from tasktracker.adapters.redis.health import RedisProbe, probing_client
-    from tasktracker.adapters.s3.health import BucketProbe
-    from tasktracker.adapters.sqlalchemy.engine import engine_for
-    from tasktracker.adapters.sqlalchemy.health import DatabaseProbe
+    pooled engine. Nothing is imported, made or connected until a probe checks."""
 
-    redis_client = probing_client(settings.redis_url, timeout_seconds)
+    def redis_client() -> redis.Redis:
+        from tasktracker.adapters.redis.health import probing_client
+
+        return probing_client(settings.redis_url, timeout_seconds)()
+
+    # The Redis probe and the worker's heartbeat share one client.
+    client = _Once(redis_client)
+
+    def database() -> HealthProbe:
+        from tasktracker.adapters.sqlalchemy.engine import engine_for
+        from tasktracker.adapters.sqlalchemy.health import DatabaseProbe
+
+        return DatabaseProbe(engine_for(settings.database_url, settings.db_pool_size))
+
+    def redis_probe() -> HealthProbe:
+        from tasktracker.adapters.redis.health import RedisProbe
+
+        return RedisProbe(client)
+
+    def storage() -> HealthProbe:
+        from tasktracker.adapters.s3.health import BucketProbe
+
+        return BucketProbe(settings.s3_bucket, settings.s3_region, settings.s3_endpoint_url, timeout_seconds)
+
+    def worker() -> HealthProbe:
+        from tasktracker.adapters.celery.heartbeat import WorkerHeartbeatProbe
+
+        return WorkerHeartbeatProbe(client, settings.worker_heartbeat_seconds)
+
     return HealthProbes(
-        database=DatabaseProbe(engine_for(settings.database_url, settings.db_pool_size)),
-        redis=RedisProbe(redis_client),
-        storage=BucketProbe(settings.s3_bucket, settings.s3_region, settings.s3_endpoint_url, timeout_seconds),
-        worker=WorkerHeartbeatProbe(redis_client, settings.worker_heartbeat_seconds),
+        database=DeferredProbe(database),
+        redis=DeferredProbe(redis_probe),
+        storage=DeferredProbe(storage),
+        worker=DeferredProbe(worker),
     )
 
 

@@ -3,6 +3,7 @@ bodies held to the limits of platform/request_bodies.py."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -179,7 +180,54 @@ class FunctionBlueprint(Blueprint):  # type: ignore[misc]
 
 
 class FunctionApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api, with the OpenAPI document built when it is first asked for (the document, the
+    Swagger UI, ops merging the documents) rather than when the app is built: turning every operation's
+    schemas into the document is work that no cold start answering an API request needs. The blueprints are
+    registered in the app at once; the document is built from them in the same order as flask-smorest would,
+    so it is the same document."""
+
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._spec: Any = None
+        self._spec_options: dict[str, Any] | None = None
+        self._documented: list[tuple[Blueprint, str, Any]] = []
+        self._spec_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self) -> Any:
+        if self._spec is None and self._spec_options is not None:
+            with self._spec_lock:
+                if self._spec is None:
+                    self._build_spec()
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        # flask-smorest's own __init__ sets it to None; nothing else sets it.
+        self._spec = value
+
+    def _init_spec(self, **options: Any) -> None:
+        self._spec_options = options
+        # What flask-smorest's _init_spec also does: the `flask openapi` commands work before any document.
+        from flask_smorest.spec import openapi_cli
+
+        self._app.cli.add_command(openapi_cli)
+
+    def _build_spec(self) -> None:
+        super()._init_spec(**(self._spec_options or {}))
+        spec = self._spec
+        for blueprint, name, parameters in self._documented:
+            blueprint.register_views_in_doc(self, self._app, spec, name=name, parameters=parameters)
+            spec.tag({"name": name, "description": blueprint.description})
+
+    def register_blueprint(self, blp: Blueprint, *, parameters: Any = None, **options: Any) -> None:
+        """As flask-smorest's, but the blueprint's operations enter the document when it is built."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._documented.append((blp, name, parameters))
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         response: Response = handle_http_exception(error)

@@ -3,7 +3,7 @@
 Every figure is set against a floor measured in the same run (absolute times on a shared machine drift).
 Settings (environment): BENCH_SECONDS per load point (5), BENCH_SIZES for the growth steps
 (10000,100000,1000000), BENCH_ATTACHMENT_MB for the attachment sizes (256,1024), BENCH_PARTS to run only some
-parts (list,writes,attachments,coldstart,reminders,lambda; growth is part of list), BENCH_REPEAT to run every
+parts (list,reads,writes,attachments,coldstart,reminders,lambda; growth is part of list), BENCH_REPEAT to run every
 compared load point that many times, alternating product and floor, and report medians (1), BENCH_PROFILE=1 to
 record a py-spy profile of the tasks function under the default list's load, DATABASE_URL to use another
 PostgreSQL server, BENCH_KEEP_DATABASE=1 to keep the seeded database afterwards.
@@ -27,20 +27,30 @@ from pathlib import Path
 import psycopg
 import requests
 
-from bench import attachments, coldstart, lambda_coldstart, seed
+from bench import attachments, coldstart, lambda_coldstart, product_sql, seed
 from bench.load import REPEAT, Point, alternate, pgbench, require_wrk, wrk
 from bench.queries import (
+    BUSIEST_OWNER,
     COUNTERS_COUNT,
     DEFAULT_PAGE,
+    DEFAULT_PAGE_SIZE,
     DEFAULT_PATH,
     EXACT_COUNT,
     LIST_PATH,
+    ME_PATH,
+    OWN_COUNT,
+    OWN_PAGE,
+    OWN_PAGE_PATH,
     RANKED_COLUMN,
     SEARCH_COUNT,
+    TASK_ATTACHMENTS,
+    TASK_PATH,
+    TASK_VIEW,
+    USER_BY_ID,
     search_page,
 )
 from bench.report import Figure, Report
-from bench.services import BENCH, Services, backing_services, bench_environment, running_stack, sign_in
+from bench.services import BENCH, PASSWORD, Services, backing_services, bench_environment, running_stack, sign_in
 from local.stack import RunningStack
 from tasktracker.adapters.sqlalchemy.migrate import upgrade
 
@@ -48,10 +58,11 @@ RESULTS = BENCH / "results" / "latest.json"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
 ATTACHMENT_MB = [int(mb) for mb in os.environ.get("BENCH_ATTACHMENT_MB", "256,1024").split(",")]
-PARTS = set(os.environ.get("BENCH_PARTS", "list,writes,attachments,coldstart,reminders,lambda").split(","))
+PARTS = set(os.environ.get("BENCH_PARTS", "list,reads,writes,attachments,coldstart,reminders,lambda").split(","))
 CONCURRENCIES = (1, 8, 32)
 GROWTH_CONCURRENCY = 8
-# How many tasks are seeded so far.
+READS_CONCURRENCY = 8
+# How many tasks are seeded so far (parts 1 and 8 both need the largest size; whichever runs first seeds).
 SEEDED = {"tasks": 0}
 
 
@@ -249,6 +260,126 @@ def profile_outcome(out: Path, returncode: int | None, output: str) -> str:
     return f"profile: {out} is empty (no samples: was the tasks function idle?): {said[-600:]}"
 
 
+def log_in(base_url: str, email: str) -> str:
+    answer = requests.post(f"{base_url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30)
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def reads_setup(services: Services, stack: RunningStack, email: str) -> tuple[str, str, dict[str, object]]:
+    """The busiest seeded owner signed in through the real API, and a task of theirs with tags and attachments.
+
+    Seeded users have no usable password: the busiest one is given the bench user's (`email`'s) password hash,
+    then signs in with /auth/login like anyone. The task is made through the API (three tags) and given two small
+    files through the attachments function, so GET /tasks/<id> reads a task with tags and attachments.
+    Returns the token, the task's id and what the part's JSON says about them."""
+    with psycopg.connect(services.database_url) as connection:
+        owner = connection.execute(BUSIEST_OWNER).fetchone()
+        if owner is None:
+            raise RuntimeError("no seeded task has an owner")
+        owned = connection.execute(OWN_COUNT, {"owner": owner[0]}).fetchone()
+        connection.execute(
+            "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE email = %s) WHERE id = %s",
+            (email, owner[0]),
+        )
+    token = log_in(stack.base_url, owner[1])
+    headers = {"Authorization": f"Bearer {token}"}
+    created = requests.post(
+        f"{stack.base_url}/api/v1/tasks",
+        json={"title": "bench read", "description": "read by part 8", "priority": "HIGH",
+              "tags": ["bench", "work", "docs"]},
+        headers=headers, timeout=60,
+    )  # fmt: skip
+    created.raise_for_status()
+    task_id: str = created.json()["id"]
+    for name in ("notes.txt", "plan.txt"):
+        uploaded = requests.post(
+            f"{stack.base_url}/api/v1/tasks/{task_id}/attachments",
+            files={"file": (name, b"part 8 " * 1000, "text/plain")},
+            headers=headers, timeout=60,
+        )  # fmt: skip
+        if uploaded.status_code != 201:
+            raise RuntimeError(f"upload answered {uploaded.status_code}: {uploaded.text[:300]}")
+    return token, task_id, {"user": str(owner[0]), "owned_tasks": int(owned[0]) + 1 if owned else 1, "task": task_id}
+
+
+def same_answers(product: requests.Response, floor: requests.Response, kind: str) -> str:
+    """Empty when the floor answers what the product does (the same tasks, total, tags, attachments, user), else
+    how they differ: a check that the floor does the same work, not only the same SQL."""
+
+    def essence(body: dict[str, object]) -> object:
+        if kind == "own page":
+            items = body["items"]
+            assert isinstance(items, list)
+            return [(item["id"], item["tags"], item["owner_email"]) for item in items], body["total"]
+        if kind == "task":
+            task, files = body["task"], body["attachments"]
+            assert isinstance(task, dict) and isinstance(files, list)
+            return task["id"], task["tags"], task["owner_email"], [file["id"] for file in files]
+        return body["id"], body["email"], body["full_name"]
+
+    if product.status_code != 200 or floor.status_code != 200:
+        return f"{kind}: product answered {product.status_code}, floor {floor.status_code}"
+    ours, theirs = essence(product.json()), essence(floor.json())
+    return "" if ours == theirs else f"{kind}: product {str(ours)[:150]}, floor {str(theirs)[:150]}"
+
+
+def signed_in_reads(report: Report, services: Services, stack: RunningStack, bare: RunningStack, email: str) -> None:
+    """Part 8: one user's own first page, one task with its attachments and tags, and /auth/me, at c=8 each,
+    against the bare handler sending the same statements (after a cheap JWT check, without Redis)."""
+    largest = SIZES[-1]
+    grow_to(report, services, largest)
+    differ = product_sql.differences()
+    said = "; ".join(differ)[:300] if differ else "every statement, compiled from its repositories"
+    report.add(Figure("8 reads", "same SQL as the product", None, "", met=not differ, note=said))
+    token, task_id, setup = reads_setup(services, stack, email)
+    requests_ = {
+        "own page": ("8 own first page", OWN_PAGE_PATH, "/bare/tasks/mine", "tasks"),
+        "task": ("8 task with files", TASK_PATH.format(task_id=task_id), f"/bare/tasks/{task_id}", "tasks"),
+        "me": ("8 auth me", ME_PATH, "/bare/auth/me", "auth"),
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    mismatches = [
+        same_answers(
+            requests.get(stack.base_url + path, headers=headers, timeout=60),
+            requests.get(bare.base_url + bare_path, headers=headers, timeout=60),
+            kind,
+        )
+        for kind, (_, path, bare_path, _) in requests_.items()
+    ]
+    mismatches = [found for found in mismatches if found]
+    said = "; ".join(mismatches)[:300] if mismatches else "tasks, total, tags, files, user"
+    report.add(Figure("8 reads", "same answers as the product", None, "", met=not mismatches, note=said))
+    details: dict[str, object] = {**setup, "size": largest, "concurrency": READS_CONCURRENCY, "sql_differs": differ,
+                                  "answers_differ": mismatches}  # fmt: skip
+    floor = served_by(bare, "bare")
+    for kind, (label, path, bare_path, function) in requests_.items():
+        ours, bare_point = alternate(
+            measure(stack.base_url + path, READS_CONCURRENCY, token, served_by(stack, function)),
+            measure(bare.base_url + bare_path, READS_CONCURRENCY, token, floor),
+        )
+        details[kind] = {"path": path, "product": ours.as_dict(), "bare": bare_point.as_dict()}
+        part = f"{label} c={READS_CONCURRENCY}"
+        report.add(Figure(part, "throughput", ours.rps, "req/s", bare_point.rps, "bare", ">= 0.5 x bare",
+                          ours.rps >= 0.5 * bare_point.rps))  # fmt: skip
+        report.add(Figure(part, "p50", ours.p50_ms, "ms", bare_point.p50_ms, "bare"))
+        report.add(Figure(part, "p99", ours.p99_ms, "ms", ours.p50_ms, "own p50", "< 3 x p50",
+                          ours.p99_ms < 3 * ours.p50_ms))  # fmt: skip
+        report.add(cpu_figure(part, ours, bare_point, "bare"))
+        if ours.errors or bare_point.errors:
+            report.add(Figure(part, "errors", ours.errors, "req", bare_point.errors, "bare",
+                              note="non-2xx or socket errors"))  # fmt: skip
+    report.details["reads"] = details
+    params = {"owner": setup["user"], "task": task_id, "user": setup["user"], "limit": DEFAULT_PAGE_SIZE, "offset": 0}
+    report.details["explain_reads"] = explain(
+        services.database_url,
+        {"own page": OWN_PAGE, "own total": OWN_COUNT, "task": TASK_VIEW, "task files": TASK_ATTACHMENTS,
+         "me": USER_BY_ID},
+        {name: params for name in ("own page", "own total", "task", "task files", "me")},
+    )  # fmt: skip
+
+
 def writes(report: Report, services: Services, stack: RunningStack, bare: RunningStack, token: str, email: str) -> None:
     bare_url = bare.base_url
     title = f"bench write {time.time_ns()}"
@@ -409,6 +540,8 @@ def main() -> None:
             token = sign_in(stack.base_url, email)
             if "list" in PARTS:
                 run_part(report, "1+3 list", lambda: list_and_growth(report, services, stack, bare, token))
+            if "reads" in PARTS:
+                run_part(report, "8 reads", lambda: signed_in_reads(report, services, stack, bare, email))
             if "writes" in PARTS:
                 run_part(report, "2 writes", lambda: writes(report, services, stack, bare, token, email))
             if "attachments" in PARTS:

@@ -3,9 +3,13 @@
 Every figure is set against a floor measured in the same run (absolute times on a shared machine drift).
 Settings (environment): BENCH_SECONDS per load point (5), BENCH_SIZES for the growth steps
 (10000,100000,1000000), BENCH_ATTACHMENT_MB for the attachment sizes (256,1024), BENCH_PARTS to run only some
-parts (list,writes,attachments,coldstart,reminders,lambda; growth is part of list), BENCH_PROFILE=1 to record a py-spy
-profile of the tasks function under the default list's load, DATABASE_URL to use another PostgreSQL server,
-BENCH_KEEP_DATABASE=1 to keep the seeded database afterwards.
+parts (list,reads,writes,attachments,coldstart,reminders,lambda; growth is part of list), BENCH_REPEAT to run every
+compared load point that many times, alternating product and floor, and report medians (1), BENCH_PROFILE=1 to
+record a py-spy profile of the tasks function under the default list's load, DATABASE_URL to use another
+PostgreSQL server, BENCH_KEEP_DATABASE=1 to keep the seeded database afterwards.
+
+Every wrk point also measures the CPU its server spent per request (the gunicorn master and workers, bench/cpu.py),
+for the product and for the bare handler alike.
 """
 
 from __future__ import annotations
@@ -17,25 +21,36 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import requests
 
-from bench import attachments, coldstart, lambda_coldstart, seed
-from bench.load import Point, pgbench, require_wrk, wrk
+from bench import attachments, coldstart, lambda_coldstart, product_sql, seed
+from bench.load import REPEAT, Point, alternate, pgbench, require_wrk, wrk
 from bench.queries import (
+    BUSIEST_OWNER,
     COUNTERS_COUNT,
     DEFAULT_PAGE,
+    DEFAULT_PAGE_SIZE,
     DEFAULT_PATH,
     EXACT_COUNT,
     LIST_PATH,
+    ME_PATH,
+    OWN_COUNT,
+    OWN_PAGE,
+    OWN_PAGE_PATH,
     RANKED_COLUMN,
     SEARCH_COUNT,
+    TASK_ATTACHMENTS,
+    TASK_PATH,
+    TASK_VIEW,
+    USER_BY_ID,
     search_page,
 )
 from bench.report import Figure, Report
-from bench.services import BENCH, Services, backing_services, bench_environment, running_stack, sign_in
+from bench.services import BENCH, PASSWORD, Services, backing_services, bench_environment, running_stack, sign_in
 from local.stack import RunningStack
 from tasktracker.adapters.sqlalchemy.migrate import upgrade
 
@@ -43,9 +58,12 @@ RESULTS = BENCH / "results" / "latest.json"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
 ATTACHMENT_MB = [int(mb) for mb in os.environ.get("BENCH_ATTACHMENT_MB", "256,1024").split(",")]
-PARTS = set(os.environ.get("BENCH_PARTS", "list,writes,attachments,coldstart,reminders,lambda").split(","))
+PARTS = set(os.environ.get("BENCH_PARTS", "list,reads,writes,attachments,coldstart,reminders,lambda").split(","))
 CONCURRENCIES = (1, 8, 32)
 GROWTH_CONCURRENCY = 8
+READS_CONCURRENCY = 8
+# How many tasks are seeded so far (parts 1 and 8 both need the largest size; whichever runs first seeds).
+SEEDED = {"tasks": 0}
 
 
 def say(text: str) -> None:
@@ -61,36 +79,66 @@ def warm(url: str, token: str | None) -> None:
             raise RuntimeError(f"GET {url} answered {answer.status_code}: {answer.text[:300]}")
 
 
-def point(url: str, concurrency: int, token: str | None = None) -> Point:
+def point(url: str, concurrency: int, token: str | None = None, serving: int | None = None) -> Point:
+    """Warmed, then one wrk point; `serving` is the gunicorn master whose CPU per request is measured."""
     warm(url, token)
-    return wrk(url, concurrency=concurrency, seconds=SECONDS, token=token)
+    return wrk(url, concurrency=concurrency, seconds=SECONDS, token=token, serving=serving)
 
 
-def explain(database_url: str, statements: dict[str, str]) -> dict[str, list[str]]:
+def measure(url: str, concurrency: int, token: str | None = None, serving: int | None = None) -> Callable[[], Point]:
+    """A point to take later, for `alternate` (BENCH_REPEAT rounds, product and floor in turn)."""
+    return partial(point, url, concurrency, token, serving)
+
+
+def served_by(stack: RunningStack, name: str) -> int:
+    """The pid of the gunicorn master of one function (or of the bare handler, "bare")."""
+    return stack.processes[name].pid
+
+
+def cpu_figure(part: str, ours: Point, floor: Point | None, floor_name: str) -> Figure:
+    """CPU milliseconds the serving gunicorn spent per request, against the floor's (lower is better)."""
+    return Figure(part, "CPU per request", ours.cpu_ms_per_request, "ms", floor.cpu_ms_per_request if floor else None,
+                  floor_name if floor else "")  # fmt: skip
+
+
+def explain(
+    database_url: str, statements: dict[str, str], params: dict[str, dict[str, object]] | None = None
+) -> dict[str, list[str]]:
+    """EXPLAIN ANALYZE of each statement; `params` binds a statement's parameters (client-side, into its text)."""
     with psycopg.connect(database_url) as connection:
-        return {
-            name: [row[0] for row in connection.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}").fetchall()]
-            for name, sql in statements.items()
-        }
+        cursor = psycopg.ClientCursor(connection)
+        plans = {}
+        for name, sql in statements.items():
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", (params or {}).get(name))
+            plans[name] = [row[0] for row in cursor.fetchall()]
+        return plans
 
 
-def list_and_growth(report: Report, services: Services, stack: RunningStack, bare_url: str, token: str) -> None:
-    base = stack.base_url
+def grow_to(report: Report, services: Services, size: int) -> None:
+    """Seeds tasks up to `size` (no-op when there are as many already)."""
+    if size <= SEEDED["tasks"]:
+        return
+    seconds = seed.grow_tasks(services.database_url, SEEDED["tasks"] + 1, size)
+    say(f"seeded tasks {SEEDED['tasks'] + 1:,}..{size:,} in {seconds:.1f} s")
+    report.details.setdefault("seed_seconds", {})[size] = seconds
+    SEEDED["tasks"] = size
+
+
+def list_and_growth(report: Report, services: Services, stack: RunningStack, bare: RunningStack, token: str) -> None:
+    base, bare_url = stack.base_url, bare.base_url
+    tasks, floor = served_by(stack, "tasks"), served_by(bare, "bare")
     with psycopg.connect(services.database_url) as connection:
         found = connection.execute(RANKED_COLUMN).fetchone()
         has_counters = seed.counters_exist(connection)
     search_sql = [search_page(bool(found and found[0])), SEARCH_COUNT]
     growth: dict[int, dict[str, Point]] = {}
-    seeded = 0
     for size in SIZES:
-        seconds = seed.grow_tasks(services.database_url, seeded + 1, size)
-        say(f"seeded tasks {seeded + 1:,}..{size:,} in {seconds:.1f} s")
-        report.details.setdefault("seed_seconds", {})[size] = seconds
-        seeded = size
-        growth[size] = {
-            "search": point(base + LIST_PATH, GROWTH_CONCURRENCY, token),
-            "default": point(base + DEFAULT_PATH, GROWTH_CONCURRENCY, token),
-        }
+        grow_to(report, services, size)
+        search, default = alternate(
+            measure(base + LIST_PATH, GROWTH_CONCURRENCY, token, tasks),
+            measure(base + DEFAULT_PATH, GROWTH_CONCURRENCY, token, tasks),
+        )
+        growth[size] = {"search": search, "default": default}
         for name, figures in growth[size].items():
             say(f"  {size:>9,} tasks, {name} list, c={GROWTH_CONCURRENCY}: {figures.rps:.1f} req/s")
     report.details["growth"] = {size: {k: p.as_dict() for k, p in pts.items()} for size, pts in growth.items()}
@@ -103,30 +151,41 @@ def list_and_growth(report: Report, services: Services, stack: RunningStack, bar
     # Part 1 at the largest size.
     largest = SIZES[-1]
     for concurrency in CONCURRENCIES:
-        ours = (
-            growth[largest]["search"]
-            if concurrency == GROWTH_CONCURRENCY
-            else point(base + LIST_PATH, concurrency, token)
+        product = measure(base + LIST_PATH, concurrency, token, tasks)
+        floors = (
+            measure(f"{bare_url}/bare/tasks/search", concurrency, serving=floor),
+            partial(pgbench, services.database_url, search_sql, concurrency=concurrency, seconds=SECONDS),
         )
-        bare = point(f"{bare_url}/bare/tasks/search", concurrency)
-        sql = pgbench(services.database_url, search_sql, concurrency=concurrency, seconds=SECONDS)
+        if concurrency == GROWTH_CONCURRENCY and REPEAT == 1:
+            # One round: the growth step's point at this size is this one (no need to load it twice).
+            ours = growth[largest]["search"]
+            bare_point, sql = alternate(*floors)
+        else:
+            ours, bare_point, sql = alternate(product, *floors)
         report.details.setdefault("list", {})[concurrency] = {
-            "product": ours.as_dict(), "bare": bare.as_dict(), "pgbench": sql.as_dict()
+            "product": ours.as_dict(), "bare": bare_point.as_dict(), "pgbench": sql.as_dict()
         }  # fmt: skip
         part = f"1 list c={concurrency}"
-        ratio = ours.rps / bare.rps
-        report.add(Figure(part, "throughput", ours.rps, "req/s", bare.rps, "bare", ">= 0.5 x bare", ratio >= 0.5))
+        ratio = ours.rps / bare_point.rps
+        report.add(Figure(part, "throughput", ours.rps, "req/s", bare_point.rps, "bare", ">= 0.5 x bare", ratio >= 0.5))
         report.add(Figure(part, "vs pgbench", ours.rps, "req/s", sql.rps, "pgbench"))
-        report.add(Figure(part, "p50", ours.p50_ms, "ms", bare.p50_ms, "bare"))
+        report.add(Figure(part, "p50", ours.p50_ms, "ms", bare_point.p50_ms, "bare"))
         report.add(
             Figure(part, "p99", ours.p99_ms, "ms", ours.p50_ms, "own p50", "< 4 x p50", ours.p99_ms < 4 * ours.p50_ms)
         )
+        report.add(cpu_figure(part, ours, bare_point, "bare"))
         if ours.errors:
             report.add(Figure(part, "errors", ours.errors, "req", note="non-2xx or socket errors"))
 
-    ours = growth[largest]["default"]
-    exact = point(f"{bare_url}/bare/tasks?count=exact", GROWTH_CONCURRENCY)
-    counted = point(f"{bare_url}/bare/tasks?count=counters", GROWTH_CONCURRENCY) if has_counters else None
+    default_floors = [measure(f"{bare_url}/bare/tasks?count=exact", GROWTH_CONCURRENCY, serving=floor)]
+    if has_counters:
+        default_floors.append(measure(f"{bare_url}/bare/tasks?count=counters", GROWTH_CONCURRENCY, serving=floor))
+    if REPEAT == 1:
+        ours = growth[largest]["default"]
+        found_floors = alternate(*default_floors)
+    else:
+        ours, *found_floors = alternate(measure(base + DEFAULT_PATH, GROWTH_CONCURRENCY, token, tasks), *default_floors)
+    exact, counted = found_floors[0], (found_floors[1] if has_counters else None)
     part = f"1 default list {largest:,}"
     report.add(
         Figure(part, "vs count(*)", ours.rps, "req/s", exact.rps, "bare count(*)", ">= 5 x", ours.rps >= 5 * exact.rps)
@@ -138,6 +197,9 @@ def list_and_growth(report: Report, services: Services, stack: RunningStack, bar
             note="" if counted else "no task_counts table in this schema",
         )
     )  # fmt: skip
+    # The bare handler's Python is the same whichever way it counts (the count is the database's CPU, not
+    # gunicorn's): the counters' floor where there is one.
+    report.add(cpu_figure(part, ours, counted or exact, "bare counters" if counted else "bare count(*)"))
     report.details["default_list"] = {
         "product": ours.as_dict(),
         "bare_exact": exact.as_dict(),
@@ -151,6 +213,7 @@ def list_and_growth(report: Report, services: Services, stack: RunningStack, bar
             Figure(f"3 growth {name}", f"{first:,}->{largest:,}", large, "req/s", small, f"at {first:,}",
                    ">= 0.5 x", large >= 0.5 * small)
         )  # fmt: skip
+        report.add(cpu_figure(f"3 growth {name}", growth[largest][name], growth[first][name], f"at {first:,}"))
     if os.environ.get("BENCH_PROFILE"):
         profile(stack, base + DEFAULT_PATH, token)
 
@@ -197,7 +260,128 @@ def profile_outcome(out: Path, returncode: int | None, output: str) -> str:
     return f"profile: {out} is empty (no samples: was the tasks function idle?): {said[-600:]}"
 
 
-def writes(report: Report, services: Services, stack: RunningStack, bare_url: str, token: str, email: str) -> None:
+def log_in(base_url: str, email: str) -> str:
+    answer = requests.post(f"{base_url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30)
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def reads_setup(services: Services, stack: RunningStack, email: str) -> tuple[str, str, dict[str, object]]:
+    """The busiest seeded owner signed in through the real API, and a task of theirs with tags and attachments.
+
+    Seeded users have no usable password: the busiest one is given the bench user's (`email`'s) password hash,
+    then signs in with /auth/login like anyone. The task is made through the API (three tags) and given two small
+    files through the attachments function, so GET /tasks/<id> reads a task with tags and attachments.
+    Returns the token, the task's id and what the part's JSON says about them."""
+    with psycopg.connect(services.database_url) as connection:
+        owner = connection.execute(BUSIEST_OWNER).fetchone()
+        if owner is None:
+            raise RuntimeError("no seeded task has an owner")
+        owned = connection.execute(OWN_COUNT, {"owner": owner[0]}).fetchone()
+        connection.execute(
+            "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE email = %s) WHERE id = %s",
+            (email, owner[0]),
+        )
+    token = log_in(stack.base_url, owner[1])
+    headers = {"Authorization": f"Bearer {token}"}
+    created = requests.post(
+        f"{stack.base_url}/api/v1/tasks",
+        json={"title": "bench read", "description": "read by part 8", "priority": "HIGH",
+              "tags": ["bench", "work", "docs"]},
+        headers=headers, timeout=60,
+    )  # fmt: skip
+    created.raise_for_status()
+    task_id: str = created.json()["id"]
+    for name in ("notes.txt", "plan.txt"):
+        uploaded = requests.post(
+            f"{stack.base_url}/api/v1/tasks/{task_id}/attachments",
+            files={"file": (name, b"part 8 " * 1000, "text/plain")},
+            headers=headers, timeout=60,
+        )  # fmt: skip
+        if uploaded.status_code != 201:
+            raise RuntimeError(f"upload answered {uploaded.status_code}: {uploaded.text[:300]}")
+    return token, task_id, {"user": str(owner[0]), "owned_tasks": int(owned[0]) + 1 if owned else 1, "task": task_id}
+
+
+def same_answers(product: requests.Response, floor: requests.Response, kind: str) -> str:
+    """Empty when the floor answers what the product does (the same tasks, total, tags, attachments, user), else
+    how they differ: a check that the floor does the same work, not only the same SQL."""
+
+    def essence(body: dict[str, object]) -> object:
+        if kind == "own page":
+            items = body["items"]
+            assert isinstance(items, list)
+            return [(item["id"], item["tags"], item["owner_email"]) for item in items], body["total"]
+        if kind == "task":
+            task, files = body["task"], body["attachments"]
+            assert isinstance(task, dict) and isinstance(files, list)
+            return task["id"], task["tags"], task["owner_email"], [file["id"] for file in files]
+        return body["id"], body["email"], body["full_name"]
+
+    if product.status_code != 200 or floor.status_code != 200:
+        return f"{kind}: product answered {product.status_code}, floor {floor.status_code}"
+    ours, theirs = essence(product.json()), essence(floor.json())
+    return "" if ours == theirs else f"{kind}: product {str(ours)[:150]}, floor {str(theirs)[:150]}"
+
+
+def signed_in_reads(report: Report, services: Services, stack: RunningStack, bare: RunningStack, email: str) -> None:
+    """Part 8: one user's own first page, one task with its attachments and tags, and /auth/me, at c=8 each,
+    against the bare handler sending the same statements (after a cheap JWT check, without Redis)."""
+    largest = SIZES[-1]
+    grow_to(report, services, largest)
+    differ = product_sql.differences()
+    said = "; ".join(differ)[:300] if differ else "every statement, compiled from its repositories"
+    report.add(Figure("8 reads", "same SQL as the product", None, "", met=not differ, note=said))
+    token, task_id, setup = reads_setup(services, stack, email)
+    requests_ = {
+        "own page": ("8 own first page", OWN_PAGE_PATH, "/bare/tasks/mine", "tasks"),
+        "task": ("8 task with files", TASK_PATH.format(task_id=task_id), f"/bare/tasks/{task_id}", "tasks"),
+        "me": ("8 auth me", ME_PATH, "/bare/auth/me", "auth"),
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    mismatches = [
+        same_answers(
+            requests.get(stack.base_url + path, headers=headers, timeout=60),
+            requests.get(bare.base_url + bare_path, headers=headers, timeout=60),
+            kind,
+        )
+        for kind, (_, path, bare_path, _) in requests_.items()
+    ]
+    mismatches = [found for found in mismatches if found]
+    said = "; ".join(mismatches)[:300] if mismatches else "tasks, total, tags, files, user"
+    report.add(Figure("8 reads", "same answers as the product", None, "", met=not mismatches, note=said))
+    details: dict[str, object] = {**setup, "size": largest, "concurrency": READS_CONCURRENCY, "sql_differs": differ,
+                                  "answers_differ": mismatches}  # fmt: skip
+    floor = served_by(bare, "bare")
+    for kind, (label, path, bare_path, function) in requests_.items():
+        ours, bare_point = alternate(
+            measure(stack.base_url + path, READS_CONCURRENCY, token, served_by(stack, function)),
+            measure(bare.base_url + bare_path, READS_CONCURRENCY, token, floor),
+        )
+        details[kind] = {"path": path, "product": ours.as_dict(), "bare": bare_point.as_dict()}
+        part = f"{label} c={READS_CONCURRENCY}"
+        report.add(Figure(part, "throughput", ours.rps, "req/s", bare_point.rps, "bare", ">= 0.5 x bare",
+                          ours.rps >= 0.5 * bare_point.rps))  # fmt: skip
+        report.add(Figure(part, "p50", ours.p50_ms, "ms", bare_point.p50_ms, "bare"))
+        report.add(Figure(part, "p99", ours.p99_ms, "ms", ours.p50_ms, "own p50", "< 3 x p50",
+                          ours.p99_ms < 3 * ours.p50_ms))  # fmt: skip
+        report.add(cpu_figure(part, ours, bare_point, "bare"))
+        if ours.errors or bare_point.errors:
+            report.add(Figure(part, "errors", ours.errors, "req", bare_point.errors, "bare",
+                              note="non-2xx or socket errors"))  # fmt: skip
+    report.details["reads"] = details
+    params = {"owner": setup["user"], "task": task_id, "user": setup["user"], "limit": DEFAULT_PAGE_SIZE, "offset": 0}
+    report.details["explain_reads"] = explain(
+        services.database_url,
+        {"own page": OWN_PAGE, "own total": OWN_COUNT, "task": TASK_VIEW, "task files": TASK_ATTACHMENTS,
+         "me": USER_BY_ID},
+        {name: params for name in ("own page", "own total", "task", "task files", "me")},
+    )  # fmt: skip
+
+
+def writes(report: Report, services: Services, stack: RunningStack, bare: RunningStack, token: str, email: str) -> None:
+    bare_url = bare.base_url
     title = f"bench write {time.time_ns()}"
     task = {"title": title, "description": "written by the benchmark", "priority": "HIGH", "tags": ["bench", "work"]}
     bare_body = {**task, "title": title + " bare", "owner_email": email}
@@ -212,19 +396,24 @@ def writes(report: Report, services: Services, stack: RunningStack, bare_url: st
             ).fetchone()
         return (int(found[0]), int(found[1])) if found else (0, 0)
 
-    ours = wrk(f"{stack.base_url}/api/v1/tasks", concurrency=8, seconds=SECONDS, token=token, post=json.dumps(task))
-    bare = wrk(f"{bare_url}/bare/tasks", concurrency=8, seconds=SECONDS, post=json.dumps(bare_body))
+    ours, bare_point = alternate(
+        partial(wrk, f"{stack.base_url}/api/v1/tasks", concurrency=8, seconds=SECONDS, token=token,
+                post=json.dumps(task), serving=served_by(stack, "tasks")),
+        partial(wrk, f"{bare_url}/bare/tasks", concurrency=8, seconds=SECONDS, post=json.dumps(bare_body),
+                serving=served_by(bare, "bare")),
+    )  # fmt: skip
     # wrk drops the requests still in flight when its time is up (they may well commit), so the rows are checked
     # against the 201s with a client that waits for every answer: a fixed number of requests, 8 at a time.
     checked = f"{title} checked"
     answers = send_all(f"{stack.base_url}/api/v1/tasks", {**task, "title": checked}, token, count=400)
     tasks_written, audited = rows(checked)
     report.details["writes"] = {
-        "product": ours.as_dict(), "bare": bare.as_dict(), "checked_requests": 400, "checked_201s": answers,
+        "product": ours.as_dict(), "bare": bare_point.as_dict(), "checked_requests": 400, "checked_201s": answers,
         "checked_rows": tasks_written, "checked_audit_events": audited,
     }  # fmt: skip
-    report.add(Figure("2 writes c=8", "throughput", ours.rps, "req/s", bare.rps, "bare"))
-    report.add(Figure("2 writes c=8", "p99", ours.p99_ms, "ms", bare.p99_ms, "bare"))
+    report.add(Figure("2 writes c=8", "throughput", ours.rps, "req/s", bare_point.rps, "bare"))
+    report.add(Figure("2 writes c=8", "p99", ours.p99_ms, "ms", bare_point.p99_ms, "bare"))
+    report.add(cpu_figure("2 writes c=8", ours, bare_point, "bare"))
     report.add(
         Figure("2 writes c=8", "rows = 201s", tasks_written, "rows", answers, "201s", "equal",
                tasks_written == answers == audited, note=f"{audited} audit events, of 400 requests")
@@ -350,9 +539,11 @@ def main() -> None:
             email = f"bench-{time.time_ns()}@example.com"
             token = sign_in(stack.base_url, email)
             if "list" in PARTS:
-                run_part(report, "1+3 list", lambda: list_and_growth(report, services, stack, bare.base_url, token))
+                run_part(report, "1+3 list", lambda: list_and_growth(report, services, stack, bare, token))
+            if "reads" in PARTS:
+                run_part(report, "8 reads", lambda: signed_in_reads(report, services, stack, bare, email))
             if "writes" in PARTS:
-                run_part(report, "2 writes", lambda: writes(report, services, stack, bare.base_url, token, email))
+                run_part(report, "2 writes", lambda: writes(report, services, stack, bare, token, email))
             if "attachments" in PARTS:
                 run_part(report, "4 attachments", lambda: attachment_transfers(report, services, stack, token))
             if "lambda" in PARTS:
@@ -362,7 +553,10 @@ def main() -> None:
         if "reminders" in PARTS:
             run_part(report, "6 reminders", lambda: reminders(report, services))
     report.details["seconds"] = time.perf_counter() - started
-    report.details["settings"] = {"seconds_per_point": SECONDS, "sizes": SIZES, "attachment_mb": ATTACHMENT_MB}
+    report.details["settings"] = {
+        "seconds_per_point": SECONDS, "sizes": SIZES, "attachment_mb": ATTACHMENT_MB, "repeat": REPEAT,
+        "parts": sorted(PARTS),
+    }  # fmt: skip
     report.write_json(RESULTS)
     say("")
     say(report.table())

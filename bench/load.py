@@ -1,19 +1,30 @@
-"""Load generators: wrk against HTTP endpoints and pgbench against the database, both as figures per point."""
+"""Load generators: wrk against HTTP endpoints and pgbench against the database, both as figures per point.
+
+A wrk point can also say what each request cost its server in CPU (`serving`: the gunicorn master's pid; see
+bench/cpu.py). `alternate` runs several measures in turn, BENCH_REPEAT rounds of them (product, floor, product,
+floor, ...), and gives each one's medians, as ../shared/BENCHMARKING.md recommends for a ratio on a shared machine.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from bench.cpu import serving_cpu_seconds
 from bench.services import BENCH
 
 REPORT_SCRIPT = BENCH / "wrk" / "report.lua"
 WRK_MISSING = "wrk is not installed: apt-get install -y wrk (Debian/Ubuntu), then run make bench again"
+# How many alternating rounds of every compared point (BENCH_REPEAT); each figure is then the median of the rounds.
+REPEAT = max(int(os.environ.get("BENCH_REPEAT", "1")), 1)
 
 
 @dataclass
@@ -26,9 +37,46 @@ class Point:
     requests: int
     errors: int
     created: int = 0
+    # CPU seconds of the serving gunicorn (master and workers) per request answered; None where not measured
+    # (pgbench, or a point without a server's pid).
+    cpu_s_per_request: float | None = None
+    # With BENCH_REPEAT > 1: every round's point, in the order run; the figures above are their medians.
+    runs: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, float | int]:
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        return None if self.cpu_s_per_request is None else self.cpu_s_per_request * 1000
+
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def median_point(points: list[Point]) -> Point:
+    """The median of each figure over rounds of the same point; counts (requests, errors, created) are summed."""
+    if len(points) == 1:
+        return points[0]
+    cpus = [p.cpu_s_per_request for p in points if p.cpu_s_per_request is not None]
+    return Point(
+        rps=statistics.median(p.rps for p in points),
+        p50_ms=statistics.median(p.p50_ms for p in points),
+        p99_ms=statistics.median(p.p99_ms for p in points),
+        requests=sum(p.requests for p in points),
+        errors=sum(p.errors for p in points),
+        created=sum(p.created for p in points),
+        cpu_s_per_request=statistics.median(cpus) if cpus else None,
+        runs=[p.as_dict() for p in points],
+    )
+
+
+def alternate(*measures: Callable[[], Point], rounds: int | None = None) -> list[Point]:
+    """Each measure once per round, in turn (A, B, A, B, ...), for `rounds` (BENCH_REPEAT) rounds: every
+    measure's median point, in the order given. Alternating spreads the shared machine's changing load over
+    every side of a comparison instead of giving all of one period to one side."""
+    taken: list[list[Point]] = [[] for _ in measures]
+    for _ in range(rounds or REPEAT):
+        for index, measure in enumerate(measures):
+            taken[index].append(measure())
+    return [median_point(points) for points in taken]
 
 
 def require_wrk() -> str:
@@ -38,7 +86,18 @@ def require_wrk() -> str:
     return wrk
 
 
-def wrk(url: str, *, concurrency: int, seconds: float, token: str | None = None, post: str | None = None) -> Point:
+def wrk(
+    url: str,
+    *,
+    concurrency: int,
+    seconds: float,
+    token: str | None = None,
+    post: str | None = None,
+    serving: int | None = None,
+) -> Point:
+    """One wrk point. With `serving` (a gunicorn master's pid), also that server's CPU seconds per request: its
+    CPU time before and after, over the requests wrk counted. The few requests in flight when wrk stops are
+    served but not counted (up to `concurrency` of them), so the figure reads slightly high on slow points."""
     command = [
         require_wrk(),
         f"-c{concurrency}",
@@ -52,7 +111,9 @@ def wrk(url: str, *, concurrency: int, seconds: float, token: str | None = None,
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
     env = {**os.environ, **({"BENCH_POST": post} if post else {})}
+    cpu_before = serving_cpu_seconds(serving) if serving is not None else 0.0
     finished = subprocess.run([*command, url], capture_output=True, text=True, env=env, check=True, timeout=600)
+    cpu_used = serving_cpu_seconds(serving) - cpu_before if serving is not None else None
     figures = json.loads(finished.stdout.strip().splitlines()[-1])
     return Point(
         rps=figures["requests"] / (figures["duration_us"] / 1e6),
@@ -61,6 +122,7 @@ def wrk(url: str, *, concurrency: int, seconds: float, token: str | None = None,
         requests=figures["requests"],
         errors=figures["status_errors"] + figures["socket_errors"] + figures["timeouts"],
         created=figures["created"],
+        cpu_s_per_request=cpu_used / figures["requests"] if cpu_used is not None and figures["requests"] else None,
     )
 
 

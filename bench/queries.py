@@ -56,3 +56,44 @@ DEFAULT_PAGE = _PAGE.format(where="", order=_DEFAULT_ORDER)
 EXACT_COUNT = "SELECT count(*) FROM tasks"
 COUNTERS_COUNT = "SELECT coalesce(sum(tasks), 0) FROM task_counts"
 COUNTERS_TABLE = "task_counts"
+
+# The signed-in reads of part 8, as the product sends them (SqlTaskRepository.search with owner=me and the
+# default page size and order, SqlTaskRepository.get_view, SqlAttachmentRepository.list_for_task and
+# SqlUserRepository.get, compiled by SQLAlchemy for PostgreSQL), with the same parameters bound.
+OWN_PAGE_PATH = "/api/v1/tasks?owner=me"
+TASK_PATH = "/api/v1/tasks/{task_id}"
+ME_PATH = "/api/v1/auth/me"
+
+_VIEW = """
+SELECT tasks.id, tasks.owner_id, tasks.title, tasks.description, tasks.status, tasks.priority, tasks.due_date,
+       tasks.created_at, tasks.updated_at, tasks.version, tasks.status_rank, tasks.priority_rank, users.email,
+       array((SELECT tags.name FROM tags JOIN task_tags ON task_tags.tag_id = tags.id
+              WHERE task_tags.task_id = tasks.id ORDER BY task_tags.position)) AS array_1
+FROM tasks JOIN users ON users.id = tasks.owner_id
+"""
+_OWN_WHERE = (
+    "WHERE tasks.id IN (SELECT tasks.id FROM tasks WHERE tasks.owner_id = %(owner)s::UUID"
+    " ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT %(limit)s::INTEGER OFFSET %(offset)s::INTEGER)"
+    " ORDER BY tasks.created_at DESC, tasks.id DESC"
+)
+OWN_PAGE = _VIEW + _OWN_WHERE
+OWN_COUNT = "SELECT count(*) AS count_1 FROM tasks WHERE tasks.owner_id = %(owner)s::UUID"
+TASK_VIEW = _VIEW + "WHERE tasks.id = %(task)s::UUID\n"
+TASK_ATTACHMENTS = """
+SELECT attachments.id, attachments.task_id, attachments.filename, attachments.content_type, attachments.size_bytes,
+       attachments.storage_path, attachments.created_at
+FROM attachments WHERE attachments.task_id = %(task)s::UUID ORDER BY attachments.created_at, attachments.id
+"""
+USER_BY_ID = """
+SELECT users.id, users.email, users.password_hash, users.full_name, users.is_active, users.created_at,
+       users.updated_at, users.session_epoch
+FROM users WHERE users.id = %(user)s::UUID
+"""
+# The product's default page size (tasktracker.application.queries.DEFAULT_PAGE_SIZE); checked by the part.
+DEFAULT_PAGE_SIZE = 20
+# The busiest seeded owner: the user whose own first page part 8 reads (a full page where the data allows).
+BUSIEST_OWNER = (
+    "SELECT users.id, users.email FROM users JOIN"
+    " (SELECT owner_id, count(*) AS owned FROM tasks GROUP BY owner_id ORDER BY owned DESC, owner_id LIMIT 1) AS o"
+    " ON o.owner_id = users.id"
+)

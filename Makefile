@@ -153,12 +153,15 @@ $(LAMBDA_VENV)/.installed: requirements-dev.txt layers/pyproject.toml | lambda-p
 
 # sam finds python<runtime> on PATH: the interpreter's own directory goes first (a pyenv shim would do, slowly).
 # It runs inside .local/aws-sam, where it keeps its dependency cache (.aws-sam/deps) too.
+# Lambda's code folders are read-only, so a function without bytecode compiles every module at every cold start:
+# the build is compiled with the runtime's Python, hash-checked-free because unzipping does not keep mtimes.
 lambda-build: venv $(SAM_VENV)/.installed $(LAMBDA_VENV)/.installed
 	$(PY) -m infra.aws.bundle
 	mkdir -p $(LAMBDA_BUILD)
 	cd $(LAMBDA_BUILD) && PATH="$$($(CURDIR)/$(LAMBDA_VENV)/bin/python -c 'import os, sys; print(os.path.dirname(sys._base_executable))'):$$PATH" \
 		SAM_CLI_TELEMETRY=0 $(CURDIR)/$(SAM_VENV)/bin/sam build -t $(CURDIR)/infra/aws/template.yaml \
 		--build-dir build --cache-dir cache --cached --parallel
+	$(LAMBDA_VENV)/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash $(LAMBDA_BUILD)/build
 
 lambda-test: lambda-build
 	$(LAMBDA_VENV)/bin/python -m pytest tests/unit -q

@@ -176,6 +176,8 @@ class Emulator:
             "PYTHONPATH": os.pathsep.join(str(path) for path in (self.code, *self.layers, RUNTIME_DIR)),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            # Lambda's /var/task and /opt are read-only: a cold start gets only the bytecode the build shipped.
+            "PYTHONDONTWRITEBYTECODE": "1",
         }
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:

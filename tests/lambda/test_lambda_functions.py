@@ -45,6 +45,23 @@ def test_the_suite_runs_on_the_templates_runtime(built_functions: dict[str, Path
         }, folder.name
 
 
+def test_every_built_module_ships_the_runtimes_bytecode(built_functions: dict[str, Path]) -> None:
+    """Lambda's code folders are read-only: a module without bytecode for the runtime is compiled again at every
+    cold start, which the emulator (its bytecode writes turned off likewise) would show only as slowness."""
+    cache_tag = sys.implementation.cache_tag
+    layer = next(built_functions["audit"].parent.glob("*Layer*"), None)
+    folders = [*built_functions.values(), *([layer] if layer else [])]
+    for folder in folders:
+        sources = [path for path in folder.rglob("*.py") if "__pycache__" not in path.parts]
+        assert sources, folder.name
+        uncompiled = [
+            path.relative_to(folder)
+            for path in sources
+            if not (path.parent / "__pycache__" / f"{path.stem}.{cache_tag}.pyc").exists()
+        ]
+        assert not uncompiled, f"{folder.name}: {len(uncompiled)} modules without bytecode, e.g. {uncompiled[:5]}"
+
+
 def test_every_template_variable_is_a_setting_the_functions_read() -> None:
     sources = "\n".join(
         path.read_text()

@@ -1,6 +1,6 @@
 """CPU time of the processes that serve a load point: a steadier figure than throughput on a shared machine.
 
-Throughput on 2 shared cores mostly measures how much CPU the other processes leave (../shared/BENCHMARKING.md);
+Throughput on 2 shared cores mostly measures how much CPU the other processes leave;
 the CPU a request costs its server moves far less. For a gunicorn, that is the user + system time of its master
 and its workers, read from /proc/<pid>/stat before and after a load point, over the requests served.
 

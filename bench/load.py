@@ -2,7 +2,7 @@
 
 A wrk point can also say what each request cost its server in CPU (`serving`: the gunicorn master's pid; see
 bench/cpu.py). `alternate` runs several measures in turn, BENCH_REPEAT rounds of them (product, floor, product,
-floor, ...), and gives each one's medians, as ../shared/BENCHMARKING.md recommends for a ratio on a shared machine.
+floor, ...), and gives each one's medians, so that a drift of the shared machine falls on both sides of a ratio alike.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ DATABASE_URL names a PostgreSQL server to use (a database `tasktracker_bench_rem
 dropped at the end; the database in the URL itself is not touched); without it an embedded PostgreSQL
 is started in a temporary directory. Prints the pass's reminders per second and peak memory (the process's
 maximum resident set size, before and after the pass), and the floor: one hand-written INSERT ... SELECT
-that writes the same rows without leaving the database.
+that writes the same rows (reminder logs, audit events, the owners' notifications) without leaving the database.
 """
 
 from __future__ import annotations
@@ -69,12 +69,16 @@ WITH claimed AS (
     WHERE status <> 'DONE' AND due_date IS NOT NULL AND due_date BETWEEN now() AND now() + interval '24 hours'
     ON CONFLICT (task_id, reminder_type) DO NOTHING
     RETURNING task_id
+), recorded AS (
+    INSERT INTO audit_events (id, user_id, event_type, task_id, details, created_at)
+    SELECT gen_random_uuid(), NULL, 'REMINDER_SENT', tasks.id,
+           jsonb_build_object('system', true, 'reminder_type', 'DUE_SOON', 'due_date', tasks.due_date,
+                              'title', tasks.title, 'owner_id', tasks.owner_id, 'correlation_id', 'bench-floor'),
+           now()
+    FROM claimed JOIN tasks ON tasks.id = claimed.task_id
 )
-INSERT INTO audit_events (id, user_id, event_type, task_id, details, created_at)
-SELECT gen_random_uuid(), NULL, 'REMINDER_SENT', tasks.id,
-       jsonb_build_object('system', true, 'reminder_type', 'DUE_SOON', 'due_date', tasks.due_date,
-                          'title', tasks.title, 'owner_id', tasks.owner_id, 'correlation_id', 'bench-floor'),
-       now()
+INSERT INTO notifications (id, user_id, type, task_id, title, message, created_at)
+SELECT gen_random_uuid(), tasks.owner_id, 'DUE_SOON', tasks.id, tasks.title, 'This task is due within 24 hours.', now()
 FROM claimed JOIN tasks ON tasks.id = claimed.task_id
 """
 
@@ -113,8 +117,8 @@ def count(url: str, table: str) -> int:
 
 def forget_reminders(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("TRUNCATE reminder_logs, audit_events")
-        connection.execute("VACUUM ANALYZE reminder_logs, audit_events")
+        connection.execute("TRUNCATE reminder_logs, audit_events, notifications")
+        connection.execute("VACUUM ANALYZE reminder_logs, audit_events, notifications")
 
 
 def max_rss_mib() -> float:
@@ -140,7 +144,8 @@ def measure(tasks: int, due: int, say: bool = True) -> dict[str, float | int]:
         rss_before = max_rss_mib()
         report = run_pass(url)
         rss_after = max_rss_mib()
-        assert count(url, "reminder_logs") == count(url, "audit_events") == report.sent == due, report
+        assert count(url, "reminder_logs") == count(url, "audit_events") == count(url, "notifications") == due
+        assert report.sent == report.notifications["DUE_SOON"] == due, report
         rate = report.sent / report.duration_seconds
         if say:
             print(

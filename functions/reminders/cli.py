@@ -1,7 +1,7 @@
 """`python -m functions.reminders.cli run|settle-storage|worker|beat`
 
-run             one reminder pass now; prints how many were sent, in how many batches, how long it took, and
-                its correlation id (to find its log lines and audit events)
+run             one reminder pass now; prints how many were sent, in how many batches, how long it took, how
+                many in-app notifications it wrote, and its correlation id (to find its log lines and audit events)
 settle-storage  one storage settler run now: carries out the file changes (keep, delete) that requests left
                 in the outbox; prints what it did. --grace SECONDS takes only changes at least that old
                 (default STORAGE_SETTLE_GRACE_SECONDS; 0 takes them all). Exits 1 if a change failed.
@@ -25,9 +25,11 @@ def run_once() -> int:
     settings = environment_settings()
     configure_logging(settings.log_level)
     report = run_reminder_pass(settings)
+    notified = sum(report.notifications.values())
     print(
         f"Sent {report.sent} reminder{'' if report.sent == 1 else 's'} in {report.batches} "
-        f"batch{'' if report.batches == 1 else 'es'} in {report.duration_seconds:.3f} s "
+        f"batch{'' if report.batches == 1 else 'es'} in {report.duration_seconds:.3f} s, "
+        f"notifying {notified} owner{'' if notified == 1 else 's'} in the app "
         f"(correlation id {report.correlation_id})",
         flush=True,
     )

@@ -40,7 +40,7 @@ def test_login_has_a_stricter_limit(api: Api) -> None:
 
 def test_the_limit_is_one_window_across_endpoints_and_functions(api: Api) -> None:
     user = sign_up(api, "spread")
-    reads = ["/api/v1/auth/me", "/api/v1/tasks", "/api/v1/audit-events", "/api/v1/reminders"]
+    reads = ["/api/v1/auth/me", "/api/v1/tasks", "/api/v1/audit-events", "/api/v1/reminders", "/api/v1/notifications"]
     statuses = [api.get(reads[n % len(reads)], token=user.access_token).status_code for n in range(100)]
     assert statuses == [200] * 100
     for path in reads:

@@ -18,7 +18,13 @@ from tests.support.stack import TEST_REFRESH_REUSE_GRACE_SECONDS
 NEW_PASSWORD = "a brand new passphrase"
 
 # One call of each signed-in function, so that the check is seen to live in the platform, not in one function.
-SIGNED_IN_READS = ("/api/v1/auth/me", "/api/v1/tasks", "/api/v1/audit-events", "/api/v1/reminders")
+SIGNED_IN_READS = (
+    "/api/v1/auth/me",
+    "/api/v1/tasks",
+    "/api/v1/audit-events",
+    "/api/v1/reminders",
+    "/api/v1/notifications",
+)
 
 
 def _login(api: Api, user: SignedInUser, password: str | None = None) -> dict[str, Any]:

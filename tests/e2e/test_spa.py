@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -71,12 +73,23 @@ def _text(output: str | bytes | None) -> str:
     return output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
 
 
-def test_the_spa_flows_work_in_chromium(spa_stack: RunningStack, fresh_rate_limits: None) -> None:
+def test_the_spa_flows_work_in_chromium(
+    spa_stack: RunningStack, stack_env: dict[str, str], fresh_rate_limits: None
+) -> None:
+    # The browser run starts a reminder pass (`make reminders`' command) on the stack's database when its steps need
+    # one: a task it made due soon must reach its owner's bell.
+    reminder_pass = [sys.executable, "-m", "functions.reminders.cli", "run"]
     try:
         result = subprocess.run(
             ["node", str(FRONTEND / "e2e" / "run.mjs")],
             cwd=FRONTEND,
-            env={**os.environ, "BASE_URL": spa_stack.base_url, "CHROMIUM_PATH": str(CHROMIUM)},
+            env={
+                **stack_env,
+                "BASE_URL": spa_stack.base_url,
+                "CHROMIUM_PATH": str(CHROMIUM),
+                "REMINDER_PASS_COMMAND": json.dumps(reminder_pass),
+                "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers")]),
+            },
             capture_output=True,
             text=True,
             timeout=E2E_TIMEOUT_SECONDS,

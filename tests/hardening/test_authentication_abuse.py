@@ -100,7 +100,7 @@ def test_every_signed_in_operation_of_every_function_refuses_bad_tokens(
     user, before_password_change = with_changed_password(api, sign_up(api, "victim"))
     operations = [operation for operation in documented_operations(api) if operation.signed_in]
     functions = {operation.function for operation in operations}
-    assert {"auth", "tasks", "attachments", "audit"} <= functions, functions
+    assert {"auth", "tasks", "attachments", "audit", "notifications"} <= functions, functions
     failures = []
     for operation in operations:
         reset_rate_limits(redis_client)
@@ -190,6 +190,8 @@ def test_a_deactivated_user_can_neither_sign_in_nor_use_a_live_token_anywhere(
         ("GET", f"/api/v1/tasks/{task['id']}/attachments"),
         ("GET", "/api/v1/audit-events"),
         ("GET", "/api/v1/reminders"),
+        ("GET", "/api/v1/notifications"),
+        ("POST", "/api/v1/notifications/read-all"),
     ]
     for method, path in calls:
         assert_error(api.request(method, path, token=user.access_token, json={"title": "x"}), 401, "ACCOUNT_DISABLED")

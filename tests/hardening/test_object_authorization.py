@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -77,6 +78,15 @@ class World:
         attachment_id: str = uploaded.json()["id"]
         return attachment_id
 
+    def notification(self) -> str:
+        """An unread notification of the owner, as the reminder pass writes one (the API creates none)."""
+        notification_id = str(uuid4())
+        self.db.execute(
+            "INSERT INTO notifications (id, user_id, type, title, message) VALUES (%s, %s, 'DUE_SOON', 'Due', 'Soon')",
+            (notification_id, self.owner.id),
+        )
+        return notification_id
+
     def uploaded_ticket(self, task_id: str) -> str:
         ticket = self.api.post(
             f"/api/v1/tasks/{task_id}/attachments/upload-url", token=self.owner.access_token, json={}
@@ -93,6 +103,9 @@ class Call:
     body: dict[str, Any]
     # What another signed-in user gets when making the owner's call; a refusal changes nothing.
     other_status: int = 403
+    # A call on the caller's own things only (mark all read): another user's succeeds, changing nothing of the owner's.
+    # (The other user has none of their own here, so the database stays as it was.)
+    other_changes_nothing: bool = False
 
     def send(self, api: Api, method: str, token: str | None) -> requests.Response:
         return api.request(method.upper(), self.path, token=token, **self.body)
@@ -131,6 +144,16 @@ def _delete_attachment(world: World) -> Call:
     return Call(f"/api/v1/attachments/{world.attachment(world.task())}", {})
 
 
+def _mark_read(world: World) -> Call:
+    # Another user's notification is not theirs to learn of: 404, as a missing one.
+    return Call(f"/api/v1/notifications/{world.notification()}/read", {}, other_status=404)
+
+
+def _mark_all_read(world: World) -> Call:
+    world.notification()
+    return Call("/api/v1/notifications/read-all", {}, other_status=200, other_changes_nothing=True)
+
+
 # How to make each signed-in write route's call on something the owner owns.
 RECIPES: dict[str, Callable[[World], Call]] = {
     "POST /api/v1/auth/change-password": _change_password,
@@ -142,6 +165,8 @@ RECIPES: dict[str, Callable[[World], Call]] = {
     "POST /api/v1/tasks/{task_id}/attachments/upload-url": _upload_url,
     "POST /api/v1/tasks/{task_id}/attachments/confirm": _confirm,
     "DELETE /api/v1/attachments/{attachment_id}": _delete_attachment,
+    "POST /api/v1/notifications/{notification_id}/read": _mark_read,
+    "POST /api/v1/notifications/read-all": _mark_all_read,
 }
 
 
@@ -236,7 +261,7 @@ def test_every_write_route_refuses_every_caller_but_the_owner_and_refusals_chang
 
         call = recipe(world)
         _without_a_live_account(world, operation, call)
-        if call.other_status >= 400:
+        if call.other_status >= 400 or call.other_changes_nothing:
             _refused_unchanged(
                 world,
                 operation,

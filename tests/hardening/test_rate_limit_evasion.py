@@ -92,7 +92,7 @@ def test_rotating_headers_and_forged_identities_do_not_escape_the_default_limit(
     figures.add("spoofed anonymous requests", DEFAULT_LIMIT + 1)
 
 
-@pytest.mark.parametrize("function", ["auth", "tasks", "attachments", "audit", "reminders"])
+@pytest.mark.parametrize("function", ["auth", "tasks", "attachments", "audit", "reminders", "notifications"])
 def test_each_function_trusts_exactly_one_forwarding_hop(
     stack: RunningStack, redis_client: redis.Redis, function: str, figures: Figures
 ) -> None:
@@ -105,6 +105,7 @@ def test_each_function_trusts_exactly_one_forwarding_hop(
         "attachments": f"/api/v1/tasks/{uuid.uuid4()}/attachments",
         "audit": "/api/v1/audit-events",
         "reminders": "/api/v1/reminders",
+        "notifications": "/api/v1/notifications",
     }[function]
     headers = {"X-Forwarded-For": "198.51.100.7, 192.0.2.44", "X-Real-IP": "198.51.100.8"}
     response = requests.get(f"{stack.function_urls[function]}{path}", headers=headers, timeout=30)

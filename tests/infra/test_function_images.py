@@ -33,7 +33,12 @@ ENTRY_MODULES[MIGRATE] = ["tasktracker.adapters.sqlalchemy.migrate"]
 # Every function reads the route table from the layer it installs; none carries infra/ to find it.
 ROUTE_TABLE_CHECK = "from tasktracker.routes import load_routes; assert load_routes()"
 # Libraries an image must not carry: each function installs only its own extras.
-FORBIDDEN_MODULES = {"auth": ["boto3", "celery"], "audit": ["boto3", "celery", "argon2"], MIGRATE: ["flask"]}
+FORBIDDEN_MODULES = {
+    "auth": ["boto3", "celery"],
+    "audit": ["boto3", "celery", "argon2"],
+    "notifications": ["boto3", "celery", "argon2"],
+    MIGRATE: ["flask"],
+}
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,7 @@ def test_prometheus_scrapes_every_function_once_and_the_worker() -> None:
         "http_requests_total",
         "http_request_duration_seconds_bucket",
         "reminders_processed_total",
+        "notifications_created_total",
         "storage_changes_settled_total",
         "storage_changes_failed_total",
     ],

@@ -16,7 +16,7 @@ def clean_db(database_url: str) -> Iterator[str]:
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute(
             "TRUNCATE users, tasks, tags, task_tags, attachments, audit_events, reminder_logs, refresh_tokens,"
-            " storage_changes CASCADE"
+            " storage_changes, notifications CASCADE"
         )
 
 

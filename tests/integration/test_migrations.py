@@ -16,6 +16,7 @@ TABLES = {
     "reminder_logs",
     "refresh_tokens",
     "storage_changes",
+    "notifications",
 }
 
 
@@ -46,3 +47,8 @@ def test_the_schema_has_the_indexes_the_queries_need(database_url: str) -> None:
     assert "lower((email)::text)" in indexes["uq_users_email_lower"]
     assert "UNIQUE" in indexes["uq_reminder_logs_task_id_reminder_type"]
     assert "WHERE" in indexes["ix_tasks_open_due_date"]
+    # A user's notifications newest first, and the unread ones (list and count) from a partial index.
+    assert "(user_id, created_at DESC, id DESC)" in indexes["ix_notifications_user_id_created_at_id"]
+    unread = indexes["ix_notifications_unread_user_id_created_at_id"]
+    assert "(user_id, created_at DESC, id DESC)" in unread and "WHERE (read_at IS NULL)" in unread
+    assert "(task_id)" in indexes["ix_notifications_task_id"]

@@ -107,6 +107,13 @@ def logs(db: psycopg.Connection[Any]) -> dict[UUID, int]:
     return dict(db.execute("SELECT task_id, count(*) FROM reminder_logs GROUP BY task_id").fetchall())
 
 
+def notified(db: psycopg.Connection[Any]) -> dict[UUID, int]:
+    """DUE_SOON notifications per task."""
+    return dict(
+        db.execute("SELECT task_id, count(*) FROM notifications WHERE type = 'DUE_SOON' GROUP BY task_id").fetchall()
+    )
+
+
 def reminded_due_dates(db: psycopg.Connection[Any]) -> dict[UUID, list[datetime]]:
     """The due dates the REMINDER_SENT events say they reminded of, per task."""
     dates: dict[UUID, list[datetime]] = {}
@@ -170,6 +177,7 @@ def test_a_due_date_moved_while_the_pass_waits_on_the_task_is_never_reminded_as_
     assert first.sent + second.sent == 3
     assert logs(db) == {tasks.first.id: 1, tasks.moved.id: 1, tasks.last.id: 1}
     assert reminded_due_dates(db)[tasks.moved.id] == [NEW_DUE_DATE]
+    assert notified(db) == {tasks.first.id: 1, tasks.moved.id: 1, tasks.last.id: 1}
 
 
 def test_a_due_date_moved_after_the_pass_read_its_batch_is_reminded_as_the_new_one(
@@ -217,6 +225,7 @@ def test_a_task_marked_done_after_the_pass_read_its_batch_is_not_reminded(
 
     assert logs(db) == {tasks.first.id: 1, tasks.last.id: 1}
     assert tasks.moved.id not in reminded_due_dates(db)
+    assert notified(db) == {tasks.first.id: 1, tasks.last.id: 1}
 
 
 def test_a_task_deleted_while_the_pass_waits_on_it_is_skipped_and_the_batch_goes_through(
@@ -235,6 +244,9 @@ def test_a_task_deleted_while_the_pass_waits_on_it_is_skipped_and_the_batch_goes
     assert run.sent == 2
     assert logs(db) == {tasks.first.id: 1, tasks.last.id: 1}
     assert set(reminded_due_dates(db)) == {tasks.first.id, tasks.last.id}
+    # The deleted task left no notification: one only for each log the claim inserted.
+    assert notified(db) == {tasks.first.id: 1, tasks.last.id: 1}
+    assert run.notifications == {"DUE_SOON": 2}
 
 
 def test_a_task_deleted_after_the_pass_read_its_batch_is_skipped_and_the_batch_goes_through(
@@ -253,6 +265,8 @@ def test_a_task_deleted_after_the_pass_read_its_batch_is_skipped_and_the_batch_g
     assert run.sent == 2
     assert logs(db) == {tasks.first.id: 1, tasks.last.id: 1}
     assert set(reminded_due_dates(db)) == {tasks.first.id, tasks.last.id}
+    assert notified(db) == {tasks.first.id: 1, tasks.last.id: 1}
+    assert run.notifications == {"DUE_SOON": 2}
 
 
 def test_the_pass_carries_on_past_a_task_being_edited_and_the_next_pass_reminds_it(
@@ -276,6 +290,7 @@ def test_the_pass_carries_on_past_a_task_being_edited_and_the_next_pass_reminds_
     assert set(logs(db)) == {task.id for task in due} - {edited.id}
     assert reminder_pass(uow, batch_size=2)().sent == 1
     assert logs(db) == dict.fromkeys((task.id for task in due), 1)
+    assert notified(db) == dict.fromkeys((task.id for task in due), 1)
 
 
 def test_two_passes_at_once_remind_each_task_once(
@@ -312,3 +327,9 @@ def test_two_passes_at_once_remind_each_task_once(
         "SELECT count(*), count(DISTINCT task_id) FROM audit_events WHERE event_type = 'REMINDER_SENT'"
     ).fetchone()
     assert events == (300, 300)
+    # One notification per task, for its owner, and the runs counted exactly those.
+    notifications = db.execute(
+        "SELECT count(*), count(DISTINCT task_id), array_agg(DISTINCT user_id) FROM notifications"
+    ).fetchone()
+    assert notifications == (300, 300, [ada.id])
+    assert sum(run.notifications.get("DUE_SOON", 0) for run in runs) == 300

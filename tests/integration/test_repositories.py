@@ -11,7 +11,9 @@ from tasktracker.application.audit_trail import json_safe
 from tasktracker.application.ports import (
     AuditQuery,
     DuePosition,
+    NotificationQuery,
     ReminderAudit,
+    ReminderNotice,
     SortKey,
     StorageAction,
     StorageChange,
@@ -19,7 +21,7 @@ from tasktracker.application.ports import (
     UnitOfWorkFactory,
 )
 from tasktracker.domain.entities import Attachment, AuditEvent, RefreshToken, Task, User, UserSession, new_id
-from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus, TokenRevocation
+from tasktracker.domain.enums import AuditEventType, NotificationType, TaskPriority, TaskStatus, TokenRevocation
 from tasktracker.domain.errors import ConflictError, ServiceUnavailableError
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -244,14 +246,27 @@ def test_reminder_claims_are_unique_per_task(uow: UnitOfWorkFactory) -> None:
         task_fields=("due_date", "title", "owner_id"),
         created_at=NOW,
     )
+    notice = ReminderNotice(type=NotificationType.DUE_SOON, message="Due within 24 hours.", created_at=NOW)
     with uow() as tx:
-        batch = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit)
+        batch = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit, notice)
         tx.commit()
     assert [item.task_id for item in batch.claimed] == [due.id]
-    assert (batch.examined, batch.last) == (1, DuePosition(NOW + timedelta(hours=2), due.id))
+    assert (batch.examined, batch.last, batch.notified) == (1, DuePosition(NOW + timedelta(hours=2), due.id), 1)
     with uow() as tx:
-        assert tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit).claimed == []
+        again = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 100, audit, notice)
+        assert (again.claimed, again.notified) == ([], 0)
         [event] = tx.audit.search(AuditQuery(viewer_id=ada.id, event_types=(AuditEventType.REMINDER_SENT,))).items
+        notifications = tx.notifications.list_for_user(NotificationQuery(user_id=ada.id))
+    # The owner's notification, titled with the task's title, unread, written with the claim.
+    [notification] = notifications.items
+    assert (notifications.total, notifications.unread) == (1, 1)
+    assert (notification.user_id, notification.type, notification.task_id) == (
+        ada.id,
+        NotificationType.DUE_SOON,
+        due.id,
+    )
+    assert (notification.title, notification.message) == ("Due soon", "Due within 24 hours.")
+    assert (notification.created_at, notification.read_at) == (NOW, None)
     # The same details the application would have written itself, JSON-safe: ISO dates, ids as strings.
     assert (event.task_id, event.user_id, event.created_at) == (due.id, None, NOW)
     assert event.details == json_safe(
@@ -280,10 +295,11 @@ def test_every_reminder_batch_is_planned_for_its_own_window(uow: UnitOfWorkFacto
     for hour in range(1, 13):
         make_task(uow, ada, f"Due in {hour} h", due_date=NOW + timedelta(hours=hour))
     audit = ReminderAudit(details={}, task_fields=(), created_at=NOW)
+    notice = ReminderNotice(type=NotificationType.DUE_SOON, message="Due soon.", created_at=NOW)
     with uow() as tx:
         after = None
         for _ in range(12):
-            after = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 1, audit, after=after).last
+            after = tx.reminders.claim_due_soon(NOW, NOW + timedelta(hours=24), NOW, 1, audit, notice, after=after).last
         [[custom, generic]] = tx.session.connection().exec_driver_sql(
             "SELECT coalesce(sum(custom_plans), 0), coalesce(sum(generic_plans), 0) FROM pg_prepared_statements"
             " WHERE statement LIKE '%%INSERT INTO reminder_logs%%'"

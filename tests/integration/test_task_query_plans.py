@@ -23,8 +23,8 @@ from sqlalchemy.orm import sessionmaker
 
 from tasktracker.adapters.sqlalchemy.engine import sqlalchemy_url
 from tasktracker.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from tasktracker.application.ports import DuePosition, ReminderAudit, SortKey, TaskQuery
-from tasktracker.domain.enums import TaskStatus
+from tasktracker.application.ports import DuePosition, ReminderAudit, ReminderNotice, SortKey, TaskQuery
+from tasktracker.domain.enums import NotificationType, TaskStatus
 
 TASKS = int(os.environ.get("PLAN_TASKS", "200000"))
 USERS = max(TASKS // 100, 1)
@@ -270,12 +270,13 @@ def test_the_reminder_claim_reads_due_tasks_by_index_and_locks_them_by_key(plans
     with plans.engine.connect() as connection:
         [[now]] = connection.exec_driver_sql("SELECT now()").all()
     audit = ReminderAudit(details={"system": True}, task_fields=("due_date", "title", "owner_id"), created_at=now)
+    notice = ReminderNotice(type=NotificationType.DUE_SOON, message="Due soon.", created_at=now)
     with SqlAlchemyUnitOfWork(plans.sessions) as uow:
         plans.statements.clear()
-        first = uow.reminders.claim_due_soon(now, now + timedelta(hours=24), now, 5000, audit)
+        first = uow.reminders.claim_due_soon(now, now + timedelta(hours=24), now, 5000, audit, notice)
         assert first.examined > 0, "the seed should have tasks due in the next 24 hours"
         after = DuePosition(now + timedelta(hours=1), uuid.UUID(int=0))
-        uow.reminders.claim_due_soon(now, now + timedelta(hours=24), now, 5000, audit, after=after)
+        uow.reminders.claim_due_soon(now, now + timedelta(hours=24), now, 5000, audit, notice, after=after)
         claims = [(sql, parameters) for sql, parameters in plans.statements if "INSERT INTO reminder_logs" in sql]
         # Nothing of this is kept: the uow is left without a commit.
     assert len(claims) == 2

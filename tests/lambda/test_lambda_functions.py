@@ -186,7 +186,7 @@ def _samples(api: LambdaApi) -> list[Any]:
 def test_ops_merges_the_metrics_of_every_function_it_invokes(api: LambdaApi) -> None:
     functions = {route.name for route in load_routes()}
     user = sign_up(api, "metrics")
-    for path in ("/api/v1/tasks", "/api/v1/audit-events", "/api/v1/reminders"):
+    for path in ("/api/v1/tasks", "/api/v1/audit-events", "/api/v1/reminders", "/api/v1/notifications"):
         assert api.get(path, token=user.access_token).status_code == 200
 
     samples = _samples(api)
@@ -198,7 +198,7 @@ def test_ops_merges_the_metrics_of_every_function_it_invokes(api: LambdaApi) -> 
         for sample in samples
         if sample.name == "http_requests_total" and sample.labels.get("status") == "200"
     }
-    assert {"auth", "tasks", "audit", "reminders"} <= counted
+    assert {"auth", "tasks", "audit", "reminders", "notifications"} <= counted
 
 
 def test_ops_reports_a_peer_that_does_not_answer_as_down(

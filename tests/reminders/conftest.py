@@ -108,7 +108,7 @@ def clean_slate(reminders_database_url: str, reminders_redis: redis.Redis) -> It
     """
     reminders_redis.flushdb()
     with psycopg.connect(reminders_database_url, autocommit=True) as connection:
-        connection.execute("TRUNCATE users, tasks, reminder_logs, audit_events, storage_changes CASCADE")
+        connection.execute("TRUNCATE users, tasks, reminder_logs, audit_events, storage_changes, notifications CASCADE")
         connection.execute("DROP SEQUENCE IF EXISTS test_fault_attempts")
         connection.execute(FAULT_TRIGGERS)
     yield
@@ -232,11 +232,13 @@ def worker_metric(worker: CeleryProcess, name: str, **labels: str) -> float:
 
 @dataclass(frozen=True)
 class Reminded:
-    """What a pass left in the database: reminder logs and REMINDER_SENT events, per task."""
+    """What a pass left in the database: reminder logs, REMINDER_SENT events and DUE_SOON notifications, per task
+    (`notified`: the notifications of each task, as (user_id, title) pairs)."""
 
     logs: dict[uuid.UUID, int]
     events: dict[uuid.UUID, list[dict[str, Any]]]
     event_user_ids: set[uuid.UUID | None]
+    notified: dict[uuid.UUID, list[tuple[uuid.UUID, str]]]
 
 
 def reminded(db: psycopg.Connection[Any]) -> Reminded:
@@ -252,7 +254,12 @@ def reminded(db: psycopg.Connection[Any]) -> Reminded:
     ).fetchall():
         events.setdefault(task_id, []).append(details)
         user_ids.add(user_id)
-    return Reminded(logs, events, user_ids)
+    notified: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    for task_id, user_id, title in db.execute(
+        "SELECT task_id, user_id, title FROM notifications WHERE type = 'DUE_SOON'"
+    ).fetchall():
+        notified.setdefault(task_id, []).append((user_id, title))
+    return Reminded(logs, events, user_ids, notified)
 
 
 PENDING_TAGGING = "upload=pending"

@@ -77,13 +77,16 @@ def test_the_lambda_handler_given_the_scheduled_event_does_what_the_celery_job_d
     worker = start_worker()
     by_celery = worker.wait_for(finished(publish()))
     celery_outcome = database_outcome(rdb)
-    rdb.execute("TRUNCATE reminder_logs, audit_events")
+    celery_notified = reminded(rdb).notified
+    rdb.execute("TRUNCATE reminder_logs, audit_events, notifications")
     event = json.loads((EVENTS / "eventbridge-scheduled.json").read_text())
 
     by_lambda = handler(event, None)
 
     assert (by_lambda["sent"], by_lambda["batches"]) == (by_celery["sent"], by_celery["batches"]) == (120, 3)
     assert database_outcome(rdb) == celery_outcome
+    assert by_lambda["notifications"] == by_celery["notifications"] == {"DUE_SOON": 120}
+    assert reminded(rdb).notified == celery_notified
     # The EventBridge event id is the run's correlation id, as the task id is for a Celery run.
     assert by_lambda["correlation_id"] == event["id"]
     assert {events[0]["correlation_id"] for events in reminded(rdb).events.values()} == {event["id"]}
@@ -141,10 +144,15 @@ def test_the_cli_runs_one_pass_now_and_says_what_it_did(
 
     assert result.returncode == 0, result.stderr
     said = re.fullmatch(
-        r"Sent 2 reminders in 1 batch in \d+\.\d{3} s \(correlation id ([0-9a-f]{32})\)\n", result.stdout
+        r"Sent 2 reminders in 1 batch in \d+\.\d{3} s, notifying 2 owners in the app"
+        r" \(correlation id ([0-9a-f]{32})\)\n",
+        result.stdout,
     )
     assert said, result.stdout
     assert {events[0]["correlation_id"] for events in reminded(rdb).events.values()} == {said[1]}
+    assert {task_id: len(notified) for task_id, notified in reminded(rdb).notified.items()} == dict.fromkeys(
+        reminded(rdb).logs, 1
+    )
 
 
 def test_the_cli_settles_the_storage_outbox_now_and_says_what_it_did(

@@ -86,6 +86,8 @@ def test_a_transient_database_error_is_retried_and_the_run_then_succeeds(
     assert state.logs == dict.fromkeys(tasks, 1)
     assert {events[0]["correlation_id"] for events in state.events.values()} == {run_id}
     assert worker_metric(worker, "reminders_processed_total") == 3
+    assert {task_id: len(notified) for task_id, notified in state.notified.items()} == dict.fromkeys(tasks, 1)
+    assert worker_metric(worker, "notifications_created_total", type="DUE_SOON") == 3
     assert not [line for line in worker.records() if line.get("level") == "ERROR"]
 
 
@@ -109,9 +111,11 @@ def test_a_permanent_error_fails_the_run_at_once_logged_counted_and_nothing_half
     assert retry_lines(worker) == []
     wait_for_metric(worker, "reminders_failed_total", 1, reason="error")
     assert worker_metric(worker, "reminders_processed_total") == 0
-    # The three tasks were one batch: its ReminderLog rows went in, the audit insert failed, all rolled back.
+    # The three tasks were one batch: its ReminderLog rows went in, the audit insert failed, all rolled back,
+    # the notifications with them.
     state = reminded(rdb)
-    assert (state.logs, state.events) == ({}, {})
+    assert (state.logs, state.events, state.notified) == ({}, {}, {})
+    assert worker_metric(worker, "notifications_created_total", type="DUE_SOON") == 0
 
 
 def test_a_transient_error_that_persists_ends_the_run_after_bounded_retries(
@@ -181,9 +185,10 @@ def test_a_pool_process_killed_mid_run_gets_its_run_redone_without_doubles(
     done_by_the_killed_process = 150 - sent
     assert done_before_kill <= done_by_the_killed_process < 150
     state = reminded(rdb)
-    assert len(state.logs) == len(state.events) == 150
+    assert len(state.logs) == len(state.events) == len(state.notified) == 150
     assert set(state.logs.values()) == {1}
     assert {len(events) for events in state.events.values()} == {1}
+    assert {len(notifications) for notifications in state.notified.values()} == {1}
     assert worker_metric(worker, "reminders_processed_total") == sent
     assert worker_metric(worker, "reminders_failed_total", reason="worker_lost") == 0
 
@@ -209,7 +214,8 @@ def test_a_worker_killed_mid_run_leaves_the_rest_to_the_next_run_without_doubles
     assert 0 < done_before_kill < 150
     assert summary["sent"] == 150 - done_before_kill
     state = reminded(rdb)
-    assert len(state.logs) == len(state.events) == 150
+    assert len(state.logs) == len(state.events) == len(state.notified) == 150
+    assert {len(notifications) for notifications in state.notified.values()} == {1}
     assert set(state.logs.values()) == {1}
     assert {len(events) for events in state.events.values()} == {1}
     # Nor is the killed run lost: Redis keeps it unacknowledged and redelivers it after the visibility timeout

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from .conftest import Seeder, reminded
+from .conftest import Seeder, reminded, worker_metric
 from .processes import CeleryProcess, LogRecord, finished, wait_for_any
 
 
@@ -39,6 +39,10 @@ def test_only_open_tasks_due_within_24_hours_get_one_reminder_each(
     assert state.logs == dict.fromkeys(due, 1)
     assert {task_id: len(events) for task_id, events in state.events.items()} == dict.fromkeys(due, 1)
     assert state.event_user_ids == {None}
+    # The owner's notification, one per task reminded, titled with the task.
+    titles = dict(rdb.execute("SELECT id, title FROM tasks").fetchall())
+    assert state.notified == {task_id: [(owner, titles[task_id])] for task_id in due}
+    assert worker_metric(worker, "notifications_created_total", type="DUE_SOON") == 3
     task_id, title, due_date = rdb.execute(
         "SELECT id, title, due_date FROM tasks WHERE title = 'Review the draft'"
     ).fetchone() or (None, None, None)
@@ -84,10 +88,13 @@ def test_running_the_job_twice_sends_each_reminder_once(
 
     assert (first["sent"], first["batches"]) == (120, 3)
     assert (second["sent"], second["batches"]) == (0, 0)
+    assert (first["notifications"], second["notifications"]) == ({"DUE_SOON": 120}, {})
     state = reminded(rdb)
-    assert len(state.logs) == len(state.events) == 120
+    assert len(state.logs) == len(state.events) == len(state.notified) == 120
     assert set(state.logs.values()) == {1}
     assert {len(events) for events in state.events.values()} == {1}
+    assert {len(notifications) for notifications in state.notified.values()} == {1}
+    assert worker_metric(worker, "notifications_created_total", type="DUE_SOON") == 120
 
 
 def _run_lines(workers: list[CeleryProcess], run_id: str) -> tuple[CeleryProcess, LogRecord, LogRecord]:
@@ -119,9 +126,10 @@ def test_two_workers_running_the_job_at_once_send_each_reminder_once(
     assert max(started_a["timestamp"], started_b["timestamp"]) < min(ended_a["timestamp"], ended_b["timestamp"])
     assert ended_a["sent"] + ended_b["sent"] == 150
     state = reminded(rdb)
-    assert len(state.logs) == len(state.events) == 150
+    assert len(state.logs) == len(state.events) == len(state.notified) == 150
     assert set(state.logs.values()) == {1}
     assert {len(events) for events in state.events.values()} == {1}
+    assert {len(notifications) for notifications in state.notified.values()} == {1}
 
 
 def test_the_database_refuses_a_second_due_soon_log_for_a_task(seed: Seeder, rdb: psycopg.Connection[Any]) -> None:

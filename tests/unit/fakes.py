@@ -21,10 +21,13 @@ from tasktracker.application.ports import (
     AuditQuery,
     DuePosition,
     DueTask,
+    NotificationPage,
+    NotificationQuery,
     Page,
     PresignedUpload,
     ReminderAudit,
     ReminderBatch,
+    ReminderNotice,
     StorageChange,
     StoredObject,
     TaskQuery,
@@ -32,6 +35,7 @@ from tasktracker.application.ports import (
 from tasktracker.domain.entities import (
     Attachment,
     AuditEvent,
+    Notification,
     RefreshToken,
     ReminderLog,
     Task,
@@ -77,6 +81,7 @@ class FakeState:
     audit_events: list[AuditEvent] = field(default_factory=list)
     reminder_logs: dict[tuple[UUID, ReminderType], ReminderLog] = field(default_factory=dict)
     storage_changes: dict[UUID, StorageChange] = field(default_factory=dict)
+    notifications: dict[UUID, Notification] = field(default_factory=dict)
 
 
 StateProvider = Callable[[], FakeState]
@@ -223,6 +228,8 @@ class FakeTaskRepository:
         # ON DELETE CASCADE of attachments.task_id and reminder_logs.task_id.
         state.attachments = {key: row for key, row in state.attachments.items() if row.task_id != task.id}
         state.reminder_logs = {key: log for key, log in state.reminder_logs.items() if log.task_id != task.id}
+        # ON DELETE CASCADE of notifications.task_id.
+        state.notifications = {key: row for key, row in state.notifications.items() if row.task_id != task.id}
 
     def search(self, query: TaskQuery) -> Page[TaskView]:
         matching = [task for task in self._state().tasks.values() if _task_matches(task, query)]
@@ -346,6 +353,7 @@ class FakeReminderRepository:
         sent_at: datetime,
         limit: int,
         audit: ReminderAudit,
+        notice: ReminderNotice,
         after: DuePosition | None = None,
     ) -> ReminderBatch:
         state = self._state()
@@ -372,8 +380,18 @@ class FakeReminderRepository:
                     details=json_safe({**audit.details, **fields}),
                 )
             )
+            notification = Notification(
+                id=new_id(),
+                user_id=item.owner_id,
+                type=notice.type,
+                task_id=item.task_id,
+                title=item.title,
+                message=notice.message,
+                created_at=notice.created_at,
+            )
+            state.notifications[notification.id] = notification
         last = DuePosition(examined[-1].due_date, examined[-1].task_id) if examined else None
-        return ReminderBatch(claimed=claimed, examined=len(examined), last=last)
+        return ReminderBatch(claimed=claimed, examined=len(examined), last=last, notified=len(claimed))
 
     def forget(self, task_id: UUID) -> None:
         self._state().reminder_logs.pop((task_id, ReminderType.DUE_SOON), None)
@@ -387,7 +405,49 @@ class FakeReminderRepository:
         logs[key] = log
 
 
-Seedable = User | RefreshToken | Task | Attachment | AuditEvent | ReminderLog | StorageChange
+class FakeNotificationRepository:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def add(self, notification: Notification) -> None:
+        self._state().notifications[notification.id] = _copy(notification)
+
+    def list_for_user(self, query: NotificationQuery) -> NotificationPage:
+        own = [row for row in self._state().notifications.values() if row.user_id == query.user_id]
+        matching = sorted(
+            (row for row in own if not query.unread_only or row.read_at is None),
+            key=lambda row: (row.created_at, row.id),
+            reverse=True,
+        )
+        start = (query.page - 1) * query.page_size
+        return NotificationPage(
+            items=_copy(matching[start : start + query.page_size]),
+            page=query.page,
+            page_size=query.page_size,
+            total=len(matching),
+            unread=sum(1 for row in own if row.read_at is None),
+        )
+
+    def mark_read(self, user_id: UUID, notification_id: UUID, at: datetime) -> Notification | None:
+        notifications = self._state().notifications
+        found = notifications.get(notification_id)
+        if found is None or found.user_id != user_id:
+            return None
+        notifications[notification_id] = found.marked_read(at)
+        return _copy(notifications[notification_id])
+
+    def mark_all_read(self, user_id: UUID, at: datetime) -> int:
+        notifications = self._state().notifications
+        unread = [row for row in notifications.values() if row.user_id == user_id and row.read_at is None]
+        for row in unread:
+            notifications[row.id] = row.marked_read(at)
+        return len(unread)
+
+    def count_unread(self, user_id: UUID) -> int:
+        return sum(1 for row in self._state().notifications.values() if row.user_id == user_id and row.read_at is None)
+
+
+Seedable = User | RefreshToken | Task | Attachment | AuditEvent | ReminderLog | StorageChange | Notification
 
 
 class FakeUnitOfWork:
@@ -412,6 +472,7 @@ class FakeUnitOfWork:
         self.audit = FakeAuditLog(self._working_state)
         self.reminders = FakeReminderRepository(self._working_state)
         self.storage_changes = FakeStorageChangeRepository(self._working_state)
+        self.notifications = FakeNotificationRepository(self._working_state)
 
     def __call__(self, *, read_only: bool = False) -> Self:
         # Use cases take a factory; handing out this one object lets tests see every transaction's outcome.
@@ -466,6 +527,8 @@ class FakeUnitOfWork:
                     state.reminder_logs[(entity.task_id, entity.reminder_type)] = entity
                 case StorageChange():
                     state.storage_changes[entity.id] = entity
+                case Notification():
+                    state.notifications[entity.id] = entity
 
     def outbox(self) -> dict[str, set[str]]:
         """Committed storage changes: the keys waiting for each action."""

@@ -6,8 +6,16 @@ from typing import Any
 
 import pytest
 
-from tasktracker.domain.entities import TASK_WRITABLE_FIELDS, RefreshToken, Task, User, UserSession, new_id
-from tasktracker.domain.enums import TaskPriority, TaskStatus, TokenRevocation
+from tasktracker.domain.entities import (
+    TASK_WRITABLE_FIELDS,
+    Notification,
+    RefreshToken,
+    Task,
+    User,
+    UserSession,
+    new_id,
+)
+from tasktracker.domain.enums import NotificationType, TaskPriority, TaskStatus, TokenRevocation
 from tasktracker.domain.errors import AuthenticationError, AuthorizationError, ValidationError
 
 from .fakes import NOW
@@ -189,3 +197,13 @@ def test_ending_a_users_sessions_moves_the_epoch_on() -> None:
     user.end_sessions()
     user.end_sessions()
     assert user.session_epoch == 2
+
+
+def test_a_notification_marked_read_keeps_the_moment_it_was_first_read() -> None:
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    unread = Notification(new_id(), new_id(), NotificationType.DUE_SOON, None, "Title", "Message", created)
+
+    read = unread.marked_read(created + timedelta(minutes=1))
+
+    assert (unread.unread, read.unread) == (True, False)
+    assert read.marked_read(created + timedelta(minutes=2)).read_at == created + timedelta(minutes=1)

@@ -8,13 +8,22 @@ from datetime import timedelta
 
 import pytest
 
-from tasktracker.application.ports import AuditQuery, DuePosition, FileStorage, ReminderAudit, UnitOfWorkFactory
+from tasktracker.application.ports import (
+    AuditQuery,
+    DuePosition,
+    FileStorage,
+    ReminderAudit,
+    ReminderNotice,
+    UnitOfWorkFactory,
+)
 from tasktracker.domain.entities import Task, User, new_id
+from tasktracker.domain.enums import NotificationType
 from tasktracker.domain.errors import ConflictError, PayloadTooLargeError, ServiceUnavailableError
 
 from .fakes import NOW, AddTask, FakeFileStorage, FakeUnitOfWork
 
 AUDIT = ReminderAudit(details={"system": True}, task_fields=("title",), created_at=NOW)
+NOTICE = ReminderNotice(type=NotificationType.DUE_SOON, message="Due soon", created_at=NOW)
 
 
 def test_the_fakes_satisfy_the_ports(uow: FakeUnitOfWork, storage: FakeFileStorage) -> None:
@@ -100,13 +109,20 @@ def test_users_are_unique_by_email_whatever_its_case(uow: FakeUnitOfWork, alice:
 def test_claim_due_soon_claims_each_task_once(uow: FakeUnitOfWork, alice: User, add_task: AddTask) -> None:
     task = add_task(alice, due_date=NOW + timedelta(hours=1))
     with uow:
-        [claimed] = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT).claimed
+        [claimed] = uow.reminders.claim_due_soon(
+            NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT, notice=NOTICE
+        ).claimed
         assert claimed.task_id == task.id
         [event] = uow.audit.search(AuditQuery(viewer_id=alice.id)).items
         assert (event.task_id, event.user_id, event.details) == (task.id, None, {"system": True, "title": task.title})
-        assert uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT).claimed == []
+        assert (
+            uow.reminders.claim_due_soon(
+                NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT, notice=NOTICE
+            ).claimed
+            == []
+        )
         uow.reminders.forget(task.id)
-        again = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT)
+        again = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT, notice=NOTICE)
         assert len(again.claimed) == 1
 
 
@@ -117,10 +133,12 @@ def test_claim_due_soon_honours_status_window_and_limit_soonest_first(
     tasks: dict[int, Task] = {hour: add_task(alice, due_date=NOW + timedelta(hours=hour)) for hour in hours}
     add_task(alice, status="DONE", due_date=NOW + timedelta(hours=2))
     with uow:
-        batch = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=2, audit=AUDIT)
+        batch = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=2, audit=AUDIT, notice=NOTICE)
         assert [item.task_id for item in batch.claimed] == [tasks[1].id, tasks[3].id]
         assert (batch.examined, batch.last) == (2, DuePosition(NOW + timedelta(hours=3), tasks[3].id))
-        rest = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=2, audit=AUDIT, after=batch.last)
+        rest = uow.reminders.claim_due_soon(
+            NOW, NOW + timedelta(days=1), NOW, limit=2, audit=AUDIT, notice=NOTICE, after=batch.last
+        )
     assert [item.task_id for item in rest.claimed] == [tasks[5].id]
     assert (rest.examined, rest.last) == (1, DuePosition(NOW + timedelta(hours=5), tasks[5].id))
 
@@ -131,7 +149,7 @@ def test_claim_due_soon_examines_a_held_task_but_does_not_claim_it(
     held, free = (add_task(alice, due_date=NOW + timedelta(hours=hour)) for hour in (1, 2))
     uow.reminders.held.add(held.id)
     with uow:
-        batch = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT)
+        batch = uow.reminders.claim_due_soon(NOW, NOW + timedelta(days=1), NOW, limit=10, audit=AUDIT, notice=NOTICE)
     assert [item.task_id for item in batch.claimed] == [free.id]
     assert batch.examined == 2
 

@@ -18,7 +18,7 @@ def test_each_function_is_listed_once_with_its_own_port() -> None:
     routes = load_routes()
     names = [route.name for route in routes]
 
-    assert sorted(names) == ["attachments", "audit", "auth", "ops", "reminders", "tasks"]
+    assert sorted(names) == ["attachments", "audit", "auth", "notifications", "ops", "reminders", "tasks"]
     assert len({route.port for route in routes}) == len(routes)
     assert all(route.module == f"functions.{route.name}.app" for route in routes)
 
@@ -33,6 +33,7 @@ def test_the_first_matching_function_takes_the_path() -> None:
     assert _function_for("/api/v1/tasks/abc") == "tasks"
     assert _function_for("/api/v1/tasksx") is None
     assert _function_for("/metrics") == "ops"
+    assert _function_for("/api/v1/notifications/abc/read") == "notifications"
 
 
 def test_the_table_is_package_data_of_the_layer() -> None:

@@ -6,10 +6,10 @@ from uuid import UUID
 import pytest
 
 from tasktracker.application.context import set_correlation_id
-from tasktracker.application.reminders import SendReminders
+from tasktracker.application.reminders import SendReminders, due_soon_message
 from tasktracker.application.tasks import TaskUseCases
 from tasktracker.domain.entities import Task, User
-from tasktracker.domain.enums import AuditEventType, ReminderType
+from tasktracker.domain.enums import AuditEventType, NotificationType, ReminderType
 from tasktracker.domain.errors import ServiceUnavailableError
 
 from .fakes import NOW, AddTask, FakeClock, FakeUnitOfWork
@@ -201,3 +201,52 @@ def test_tasks_due_at_the_same_moment_are_each_reminded_across_batches(
     run = SendReminders(uow, clock, batch_size=2)()
     assert run.sent == 4
     assert uow.transactions == 3
+
+
+def test_each_task_reminded_notifies_its_owner_once_titled_with_the_task(
+    send: SendReminders, uow: FakeUnitOfWork, clock: FakeClock, alice: User, bob: User, add_task: AddTask
+) -> None:
+    adas = due_in(add_task, alice, timedelta(hours=1))
+    bobs = due_in(add_task, bob, timedelta(hours=3))
+    due_in(add_task, alice, timedelta(hours=2), status="DONE")
+
+    first = send.run_pass()
+    clock.advance(minutes=5)
+    second = send.run_pass()
+
+    assert (first.notifications, second.notifications) == ({"DUE_SOON": 2}, {})
+    notifications = sorted(uow.committed_state.notifications.values(), key=lambda row: row.title)
+    assert [(row.user_id, row.task_id, row.type, row.title) for row in notifications] == sorted(
+        [
+            (alice.id, adas.id, NotificationType.DUE_SOON, adas.title),
+            (bob.id, bobs.id, NotificationType.DUE_SOON, bobs.title),
+        ],
+        key=lambda row: row[3],
+    )
+    assert {(row.message, row.created_at, row.read_at) for row in notifications} == {
+        ("This task is due within 24 hours.", NOW, None)
+    }
+
+
+def test_a_batch_that_fails_to_commit_leaves_no_notification(
+    send: SendReminders, uow: FakeUnitOfWork, alice: User, add_task: AddTask
+) -> None:
+    due_in(add_task, alice, timedelta(hours=1))
+    uow.commit_error = ServiceUnavailableError("the database went away")
+
+    with pytest.raises(ServiceUnavailableError):
+        send()
+
+    assert uow.committed_state.notifications == {}
+
+
+@pytest.mark.parametrize(
+    ("window_seconds", "message"),
+    [
+        (24 * 3600, "This task is due within 24 hours."),
+        (3600, "This task is due within 1 hour."),
+        (90 * 60, "This task is due soon."),
+    ],
+)
+def test_the_due_soon_message_names_the_window(window_seconds: int, message: str) -> None:
+    assert due_soon_message(window_seconds) == message

@@ -765,6 +765,218 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your notifications, newest first, with how many are unread */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1-based; a page past the last one is empty */
+                    page?: number;
+                    /** @description Items per page */
+                    page_size?: number;
+                    /** @description true: only the notifications not yet marked read */
+                    unread?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NotificationPage"];
+                    };
+                };
+                /** @description unread, page or page_size is not valid */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark every one of your notifications read */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AllMarkedRead"];
+                    };
+                };
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark one of your notifications read; marking it again keeps when it was first read */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    notification_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Notification"];
+                    };
+                };
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description You have no such notification (another user's is not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -1818,6 +2030,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AllMarkedRead: {
+            /** @description How many were unread and are now read */
+            marked: number;
+            /** @description How many are unread now */
+            unread: number;
+        };
         Attachment: {
             content_type: string;
             /** Format: date-time */
@@ -1892,6 +2110,36 @@ export interface components {
         Login: {
             email: string;
             password: string;
+        };
+        Notification: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            message: string;
+            /**
+             * Format: date-time
+             * @description When it was first marked read; null while unread
+             */
+            read_at: string | null;
+            /**
+             * Format: uuid
+             * @description The task it is about
+             */
+            task_id: string | null;
+            /** @description The task's title when it was written */
+            title: string;
+            /** @enum {string} */
+            type: "DUE_SOON";
+        };
+        NotificationPage: {
+            items: components["schemas"]["Notification"][];
+            page: number;
+            page_size: number;
+            /** @description Items matching the query, on all pages */
+            total: number;
+            /** @description The user's unread notifications, on all pages, whatever the filter */
+            unread: number;
         };
         PaginationMetadata: {
             /** @description First available page number. */

@@ -2,6 +2,7 @@ import { NavLink, Navigate, Outlet } from "react-router";
 import { Spinner } from "@/components/spinner";
 import { useIsSignedIn, useLogout } from "@/app/session";
 import { useMe } from "@/features/auth/api/get-me";
+import { NotificationBell } from "@/features/notifications/components/notification-bell";
 
 /** The signed-in shell: header with the user and logout; anyone signed out is sent to /login. */
 export function AppLayout() {
@@ -25,6 +26,7 @@ export function AppLayout() {
           <NavLink to="/change-password">Change password</NavLink>
         </nav>
         <div className="user">
+          <NotificationBell />
           <span className="user-email" data-testid="current-user">
             {me.data?.email ?? "…"}
           </span>

@@ -1,6 +1,7 @@
 import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
 import { AppLayout, PublicLayout } from "@/app/layout";
 import { ChangePasswordPage, LoginPage, RegisterPage } from "@/app/routes/auth-pages";
+import { NotificationsPage } from "@/app/routes/notification-pages";
 import { AuditPage, EditTaskPage, NewTaskPage, TaskDetailPage, TaskListPage } from "@/app/routes/task-pages";
 
 const router = createBrowserRouter([
@@ -21,6 +22,7 @@ const router = createBrowserRouter([
       { path: "/tasks/:taskId/edit", element: <EditTaskPage /> },
       { path: "/change-password", element: <ChangePasswordPage /> },
       { path: "/audit", element: <AuditPage /> },
+      { path: "/notifications", element: <NotificationsPage /> },
       { path: "*", element: <Navigate to="/tasks" replace /> },
     ],
   },

@@ -13,13 +13,21 @@ from uuid import UUID
 from tasktracker.domain.entities import (
     Attachment,
     AuditEvent,
+    Notification,
     RefreshToken,
     Task,
     TaskView,
     User,
     UserSession,
 )
-from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus, TokenRevocation
+from tasktracker.domain.enums import (
+    AuditEventType,
+    NotificationType,
+    ReminderType,
+    TaskPriority,
+    TaskStatus,
+    TokenRevocation,
+)
 
 from .queries import DEFAULT_PAGE_SIZE
 
@@ -99,6 +107,8 @@ class ReminderBatch:
     claimed: list[DueTask]
     examined: int
     last: DuePosition | None
+    # Notifications the claim wrote: one per claimed task, for its owner, in the claim's transaction.
+    notified: int = 0
 
 
 @dataclass(frozen=True)
@@ -256,6 +266,16 @@ class ReminderAudit:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ReminderNotice:
+    """The notification written for the owner of each claimed task: of `type`, titled with the task's title as
+    claimed, saying `message`, at `created_at`, unread."""
+
+    type: NotificationType
+    message: str
+    created_at: datetime
+
+
 class ReminderRepository(Protocol):
     def claim_due_soon(
         self,
@@ -264,14 +284,17 @@ class ReminderRepository(Protocol):
         sent_at: datetime,
         limit: int,
         audit: ReminderAudit,
+        notice: ReminderNotice,
         after: DuePosition | None = None,
     ) -> ReminderBatch:
         """Examine up to `limit` open tasks due in the window with no DUE_SOON log, in order, after `after`;
         insert a DUE_SOON log for each that is still open and due when the claim holds it, record `audit`'s
-        event for each, and say what was claimed and how far the batch got.
+        event and `notice`'s notification (for the task's owner) for each, and say what was claimed and how far
+        the batch got.
 
-        The database's unique constraint decides who claims a task, so concurrent passes never double up.
-        Claims and their events are written together, set-based: a batch is thousands of tasks.
+        The database's unique constraint decides who claims a task, so concurrent passes never double up: the
+        event and the notification are written only for the logs this claim inserted. Claims, their events and
+        their notifications are written together, set-based: a batch is thousands of tasks.
         """
         ...
 
@@ -280,6 +303,43 @@ class ReminderRepository(Protocol):
     def list_sent(self, page: int, page_size: int) -> Page[SentReminder]:
         """Reminders sent, newest first."""
         ...
+
+
+@dataclass(frozen=True)
+class NotificationQuery:
+    """One user's notifications, newest first; `unread_only` leaves out those already read."""
+
+    user_id: UUID
+    unread_only: bool = False
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class NotificationPage(Page[Notification]):
+    """A page of a user's notifications, and how many of all theirs are unread (whatever the filter)."""
+
+    unread: int = 0
+
+
+class NotificationRepository(Protocol):
+    def add(self, notification: Notification) -> None: ...
+
+    def list_for_user(self, query: NotificationQuery) -> NotificationPage:
+        """The user's own only, newest first (created_at, then id), with the total under the filter and the
+        user's unread count."""
+        ...
+
+    def mark_read(self, user_id: UUID, notification_id: UUID, at: datetime) -> Notification | None:
+        """Marks the user's notification read at `at` unless it already was (the first moment stays), and returns
+        it; None when the user has no such notification (another user's included)."""
+        ...
+
+    def mark_all_read(self, user_id: UUID, at: datetime) -> int:
+        """Marks every unread notification of the user read at `at`; how many it marked."""
+        ...
+
+    def count_unread(self, user_id: UUID) -> int: ...
 
 
 class UnitOfWork(Protocol):
@@ -300,6 +360,8 @@ class UnitOfWork(Protocol):
     def reminders(self) -> ReminderRepository: ...
     @property
     def storage_changes(self) -> StorageChangeRepository: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

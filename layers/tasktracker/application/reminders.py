@@ -8,11 +8,11 @@ from datetime import timedelta
 from time import perf_counter
 from typing import Any
 
-from tasktracker.domain.enums import ReminderType
+from tasktracker.domain.enums import NotificationType, ReminderType
 
 from .audit_trail import json_safe, with_correlation_id
 from .context import new_correlation_id, set_correlation_id
-from .ports import Clock, DuePosition, Page, ReminderAudit, SentReminder, UnitOfWorkFactory
+from .ports import Clock, DuePosition, Page, ReminderAudit, ReminderNotice, SentReminder, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,16 @@ class ReminderRun:
     sent: int = 0
     batches: int = 0
     task_ids: list[str] = field(default_factory=list)
+    # Notifications written, by type: one DUE_SOON for the owner of each task reminded.
+    notifications: dict[str, int] = field(default_factory=dict)
+
+
+def due_soon_message(window_seconds: int) -> str:
+    """What a DUE_SOON notification says; its title is the task's."""
+    hours, seconds = divmod(window_seconds, 3600)
+    if seconds or not hours:
+        return "This task is due soon."
+    return f"This task is due within {hours} hour{'' if hours == 1 else 's'}."
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,8 @@ class ReminderPassReport:
     sent: int
     batches: int
     duration_seconds: float
+    # Notifications written, by type (NotificationType's values).
+    notifications: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +66,9 @@ class SendReminders:
             task_fields=("due_date", "title", "owner_id"),
             created_at=now,
         )
+        notice = ReminderNotice(
+            type=NotificationType.DUE_SOON, message=due_soon_message(self.window_seconds), created_at=now
+        )
         # Where the next batch starts: after the last task the run examined, in the order the batches read
         # (due date, then id), so that a long run does not rescan what it already went through (quadratic).
         after: DuePosition | None = None
@@ -61,8 +76,11 @@ class SendReminders:
             # Each batch is its own transaction: a crash loses at most the batch in flight, which the
             # next run redoes, and what committed is never redone thanks to the unique constraint.
             with self.uow() as uow:
-                batch = uow.reminders.claim_due_soon(now, window_end, now, self.batch_size, audit, after=after)
+                batch = uow.reminders.claim_due_soon(now, window_end, now, self.batch_size, audit, notice, after=after)
                 uow.commit()
+            if batch.notified:
+                kind = notice.type.value
+                run.notifications[kind] = run.notifications.get(kind, 0) + batch.notified
             if batch.claimed:
                 run.batches += 1
                 run.sent += len(batch.claimed)
@@ -91,10 +109,16 @@ class SendReminders:
             sent=run.sent,
             batches=run.batches,
             duration_seconds=round(perf_counter() - started, 6),
+            notifications=dict(run.notifications),
         )
         logger.info(
             "reminder pass finished",
-            extra={"sent": report.sent, "batches": report.batches, "duration_seconds": report.duration_seconds},
+            extra={
+                "sent": report.sent,
+                "batches": report.batches,
+                "duration_seconds": report.duration_seconds,
+                "notifications": report.notifications,
+            },
         )
         return report
 

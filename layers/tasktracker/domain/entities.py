@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from . import rules
-from .enums import AuditEventType, ReminderType, TaskPriority, TaskStatus, TokenRevocation
+from .enums import AuditEventType, NotificationType, ReminderType, TaskPriority, TaskStatus, TokenRevocation
 from .errors import AuthenticationError, AuthorizationError
 
 
@@ -218,6 +218,32 @@ class AuditEvent:
             details=details or {},
             created_at=now,
         )
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Something that happened which one user should see in the app: only that user may read or mark it.
+
+    `title` and `message` are written when it is created (a task's title as it was then); `read_at` is when its
+    user first marked it read, None while it is unread.
+    """
+
+    id: UUID
+    user_id: UUID
+    type: NotificationType
+    task_id: UUID | None
+    title: str
+    message: str
+    created_at: datetime
+    read_at: datetime | None = None
+
+    @property
+    def unread(self) -> bool:
+        return self.read_at is None
+
+    def marked_read(self, now: datetime) -> Notification:
+        """Read from now on; marking it again keeps the moment it was first read."""
+        return self if self.read_at is not None else replace(self, read_at=now)
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,9 @@ class TokenRevocation(StrEnum):
 
 class ReminderType(StrEnum):
     DUE_SOON = "DUE_SOON"
+
+
+class NotificationType(StrEnum):
+    """What a notification tells its user. DUE_SOON: one of their tasks is due within the reminder window."""
+
+    DUE_SOON = "DUE_SOON"

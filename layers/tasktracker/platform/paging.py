@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from tasktracker.application.queries import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
@@ -33,8 +35,13 @@ class PageSchema(ma.Schema):
     total = ma.fields.Integer(required=True, metadata={"description": "Items matching the query, on all pages"})
 
 
-def page_of(items: type[ma.Schema]) -> type[PageSchema]:
-    """The page schema of `items`, named after it (TaskSchema -> TaskPageSchema, "TaskPage" in the document)."""
+def page_of(items: type[ma.Schema], **extra: ma.fields.Field[Any]) -> type[PageSchema]:
+    """The page schema of `items`, named after it (TaskSchema -> TaskPageSchema, "TaskPage" in the document);
+    `extra` fields say more about the whole list (the notifications' unread count)."""
     name = f"{items.__name__.removesuffix('Schema')}PageSchema"
-    fields = {"items": ma.fields.List(ma.fields.Nested(items), required=True), "__module__": items.__module__}
+    fields = {
+        "items": ma.fields.List(ma.fields.Nested(items), required=True),
+        **extra,
+        "__module__": items.__module__,
+    }
     return type(name, (PageSchema,), fields)

@@ -16,6 +16,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server, values
 
+from tasktracker.domain.enums import NotificationType
+
 MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 RUN_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
@@ -32,6 +34,15 @@ class WorkerMetrics:
             ("reason",),
             registry=None,
         )
+        self.notifications_created = Counter(
+            "notifications_created_total",
+            "In-app notifications written, by type: a DUE_SOON one for the owner of each task reminded",
+            ("type",),
+            registry=None,
+        )
+        # Every type is exposed from the start, at 0, so a rate over it exists before the first notification.
+        for kind in NotificationType:
+            self.notifications_created.labels(kind.value)
         self.run_duration = Histogram(
             "reminder_run_duration_seconds",
             "Duration of completed reminder runs",

@@ -177,6 +177,8 @@ class ReminderWorker:
     def record(self, report: ReminderPassReport) -> None:
         if self.metrics is not None:
             self.metrics.processed.inc(report.sent)
+            for kind, created in report.notifications.items():
+                self.metrics.notifications_created.labels(kind).inc(created)
             self.metrics.run_duration.observe(report.duration_seconds)
 
     def record_settlement(self, report: StorageSettlementReport) -> None:

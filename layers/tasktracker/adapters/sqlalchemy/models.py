@@ -27,7 +27,14 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tasktracker.application.ports import StorageAction
-from tasktracker.domain.enums import AuditEventType, ReminderType, TaskPriority, TaskStatus, TokenRevocation
+from tasktracker.domain.enums import (
+    AuditEventType,
+    NotificationType,
+    ReminderType,
+    TaskPriority,
+    TaskStatus,
+    TokenRevocation,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -265,6 +272,47 @@ class ReminderLogRow(Base):
         UniqueConstraint("task_id", "reminder_type"),
         CheckConstraint(_one_of("reminder_type", ReminderType), name="reminder_type_known"),
     )
+
+
+class NotificationRow(Base):
+    """One user's in-app notification. It goes with its user, and with its task: a notice about a task that is
+    gone would link nowhere."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _timestamp()
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_one_of("type", NotificationType), name="type_known"),
+        # Deleting a task finds its notifications by this index (the cascade).
+        Index("ix_notifications_task_id", "task_id"),
+    )
+
+
+# A user's list, newest first, is one index read; the unread list and the unread count read the partial index,
+# which holds only what is unread (most of a user's notifications are read and stay out of it).
+Index(
+    "ix_notifications_user_id_created_at_id",
+    NotificationRow.user_id,
+    NotificationRow.created_at.desc(),
+    NotificationRow.id.desc(),
+)
+Index(
+    "ix_notifications_unread_user_id_created_at_id",
+    NotificationRow.user_id,
+    NotificationRow.created_at.desc(),
+    NotificationRow.id.desc(),
+    postgresql_where=NotificationRow.read_at.is_(None),
+)
 
 
 class RefreshTokenRow(Base):

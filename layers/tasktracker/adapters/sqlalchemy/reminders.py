@@ -9,11 +9,19 @@ from sqlalchemy import cast, delete, exists, func, insert, literal, null, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from tasktracker.application.ports import DuePosition, DueTask, Page, ReminderAudit, ReminderBatch, SentReminder
+from tasktracker.application.ports import (
+    DuePosition,
+    DueTask,
+    Page,
+    ReminderAudit,
+    ReminderBatch,
+    ReminderNotice,
+    SentReminder,
+)
 from tasktracker.domain.enums import AuditEventType, ReminderType, TaskStatus
 
 from .base import SqlRepository, page_of
-from .models import AuditEventRow, ReminderLogRow, TaskRow
+from .models import AuditEventRow, NotificationRow, ReminderLogRow, TaskRow
 
 
 class SqlReminderRepository(SqlRepository):
@@ -24,6 +32,7 @@ class SqlReminderRepository(SqlRepository):
         sent_at: datetime,
         limit: int,
         audit: ReminderAudit,
+        notice: ReminderNotice,
         after: DuePosition | None = None,
     ) -> ReminderBatch:
         open_and_due = (
@@ -107,6 +116,26 @@ class SqlReminderRepository(SqlRepository):
             .returning(AuditEventRow.task_id)
             .cte("recorded")
         )
+        # The owner's notification, by the same statement and for the same claimed rows only: a task another pass
+        # claimed (the conflict), or one deleted, done or moved out of the window before its lock, gets none, and
+        # a batch rolled back takes its notifications with it.
+        notified = (
+            insert(NotificationRow)
+            .from_select(
+                ["id", "user_id", "type", "task_id", "title", "message", "created_at"],
+                select(
+                    func.gen_random_uuid(),
+                    due.c.owner_id,
+                    literal(notice.type.value),
+                    due.c.id,
+                    due.c.title,
+                    literal(notice.message),
+                    literal(notice.created_at),
+                ).join(claimed, claimed.c.task_id == due.c.id),
+            )
+            .returning(NotificationRow.task_id)
+            .cte("notified")
+        )
         # psycopg prepares a statement run often, and PostgreSQL may then reuse a generic plan made without
         # the window's dates or the batch size: for this statement one that probes the growing reminder_logs
         # row by row, a pass slowing from seconds to minutes. Each batch is planned for its own values.
@@ -124,9 +153,12 @@ class SqlReminderRepository(SqlRepository):
                 due.c.title,
                 due.c.due_date,
                 recorded.c.task_id.is_not(None).label("claimed"),
+                notified.c.task_id.is_not(None).label("notified"),
             )
             .select_from(
-                examined.outerjoin(due.join(recorded, recorded.c.task_id == due.c.id), due.c.id == examined.c.id)
+                examined.outerjoin(
+                    due.join(recorded, recorded.c.task_id == due.c.id), due.c.id == examined.c.id
+                ).outerjoin(notified, notified.c.task_id == examined.c.id)
             )
             .order_by(examined.c.due_date, examined.c.id)
         ).all()
@@ -138,6 +170,7 @@ class SqlReminderRepository(SqlRepository):
             ],
             examined=len(rows),
             last=DuePosition(rows[-1].examined_due_date, rows[-1].id) if rows else None,
+            notified=sum(1 for row in rows if row.notified),
         )
 
     def forget(self, task_id: UUID) -> None:

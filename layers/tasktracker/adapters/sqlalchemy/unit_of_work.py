@@ -10,6 +10,7 @@ from tasktracker.domain.errors import ConflictError, ServiceUnavailableError
 
 from .attachments import SqlAttachmentRepository
 from .audit import SqlAuditLog
+from .notifications import SqlNotificationRepository
 from .refresh_tokens import SqlRefreshTokenRepository
 from .reminders import SqlReminderRepository
 from .storage_changes import SqlStorageChangeRepository
@@ -28,6 +29,7 @@ class SqlAlchemyUnitOfWork:
     audit: SqlAuditLog
     reminders: SqlReminderRepository
     storage_changes: SqlStorageChangeRepository
+    notifications: SqlNotificationRepository
 
     def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False):
         self._sessions = sessions
@@ -45,6 +47,7 @@ class SqlAlchemyUnitOfWork:
         self.audit = SqlAuditLog(self.session)
         self.reminders = SqlReminderRepository(self.session)
         self.storage_changes = SqlStorageChangeRepository(self.session)
+        self.notifications = SqlNotificationRepository(self.session)
         return self
 
     def __exit__(

@@ -95,6 +95,9 @@ def ports_in_use(ports: list[Port]) -> list[Port]:
     taken = []
     for port in ports:
         with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+            # As the servers bind: a port whose last connections still wait out TIME_WAIT (a `make up` stopped
+            # a moment ago) is free to them, and only a listener makes this bind fail.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("0.0.0.0", port.number))
             except OSError:

@@ -30,7 +30,7 @@ def use_cases() -> AuditUseCases:
 @blp.response(200, AuditEventPageSchema)
 @blp.error(400, description="A filter or paging parameter is not valid")
 def list_audit_events(args: dict[str, Any]) -> Page[AuditEvent]:
-    """Audit events, newest first; sign-ins and password changes are shown only to their own user"""
+    """Audit events, newest first; sign-ins, sign-outs and password changes are shown only to their own user"""
     return use_cases().search(
         AuditQuery(
             viewer_id=current_user_id(),

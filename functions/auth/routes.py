@@ -15,7 +15,10 @@ from tasktracker.platform.smorest import SIGNED_IN_401_CODES, FunctionBlueprint
 from .schemas import ChangePasswordSchema, LoginSchema, RefreshSchema, RegisterSchema, TokenSchema, UserSchema
 
 blp = FunctionBlueprint(
-    "auth", __name__, url_prefix="/api/v1/auth", description="Sign up, sign in, refresh tokens, change password."
+    "auth",
+    __name__,
+    url_prefix="/api/v1/auth",
+    description="Sign up, sign in, refresh tokens, sign out, change password.",
 )
 
 
@@ -51,7 +54,8 @@ def login(body: dict[str, Any]) -> TokenPair:
 @blp.error(
     401,
     description="The refresh token does not work; the code says why: INVALID_REFRESH_TOKEN, REFRESH_TOKEN_EXPIRED,"
-    " REFRESH_TOKEN_REVOKED (the password was changed or the account deactivated since it was issued),"
+    " REFRESH_TOKEN_REVOKED (its sign-in was signed out, or the password was changed or the account deactivated"
+    " since it was issued),"
     " REFRESH_TOKEN_REUSED (it was already traded, and this sign-in has now ended) or ACCOUNT_DISABLED."
     " Each needs a new sign-in",
 )
@@ -61,6 +65,24 @@ def refresh(body: dict[str, Any]) -> TokenPair:
     The same token sent again within a few seconds (two tabs refreshing at once) is answered with the same new
     refresh token and a new access token; sent again later, it ends every session of its sign-in."""
     return use_cases().refresh(body["refresh_token"])
+
+
+@blp.route("/logout", methods=["POST"])
+@login_limit
+@blp.arguments(RefreshSchema)
+@blp.response(204)
+@blp.error(401, description="The refresh token is not one this API issued (INVALID_REFRESH_TOKEN)")
+def logout(body: dict[str, Any]) -> None:
+    """Sign out: end the sign-in this refresh token belongs to
+
+    Every refresh token of this sign-in stops working at once (a refresh answers 401 REFRESH_TOKEN_REVOKED).
+    Access tokens already issued stay valid until they expire (at most 15 minutes); the user's other sign-ins
+    are not affected. Idempotent: a token of this sign-in that was already signed out, rotated, revoked or that
+    has expired is answered 204 too. No bearer token is needed: the refresh token is the proof, as for a
+    refresh."""
+    # Only possession of the refresh token is required, whoever sends it: whoever holds it could refresh with it
+    # (or, once rotated, end its sign-in through reuse detection) anyway. The standard behaviour (RFC 7009).
+    use_cases().logout(body["refresh_token"])
 
 
 @blp.route("/me", methods=["GET"])

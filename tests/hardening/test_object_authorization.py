@@ -35,11 +35,13 @@ from tests.support.snapshots import (
 )
 from tests.support.stack import RunningStack
 
-# Writes that need no account: signing up, signing in and refreshing are how a caller gets a token at all.
+# Writes that need no account: signing up, signing in and refreshing are how a caller gets a token at all, and
+# signing out needs only the refresh token it ends (its possession is the proof, as for a refresh).
 PUBLIC_WRITES = {
     "POST /api/v1/auth/register",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/refresh",
+    "POST /api/v1/auth/logout",
 }
 
 REFUSED_WITHOUT_A_LIVE_ACCOUNT = {

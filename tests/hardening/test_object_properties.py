@@ -85,6 +85,10 @@ BODIES: dict[str, Callable[[Setting], Body]] = {
     "POST /api/v1/auth/refresh": lambda s: Body(
         "/api/v1/auth/refresh", {"refresh_token": s.owner.refresh_token}, signed_in=False
     ),
+    # A sign-in of its own, so that ending it leaves the owner's tokens alone.
+    "POST /api/v1/auth/logout": lambda s: Body(
+        "/api/v1/auth/logout", {"refresh_token": sign_in_again(s.api, s.owner).refresh_token}, signed_in=False
+    ),
     "POST /api/v1/auth/change-password": lambda s: Body(
         "/api/v1/auth/change-password", {"current_password": s.owner.password, "new_password": s.owner.password}
     ),

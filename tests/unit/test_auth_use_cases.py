@@ -250,6 +250,61 @@ def test_refresh_is_refused_once_the_user_is_deactivated(auth: AuthUseCases, uow
 # change_password
 
 
+def test_logout_ends_its_sign_in_and_is_audited_in_the_same_transaction(
+    auth: AuthUseCases, uow: FakeUnitOfWork, clock: FakeClock, alice: User
+) -> None:
+    signed_in = auth.login("alice@example.com", PASSWORD)
+    transactions = uow.transactions
+    auth.logout(signed_in.refresh_token)
+    assert (uow.transactions, uow.commits) == (transactions + 1, transactions + 1)
+    [logout] = uow.events(AuditEventType.LOGOUT)
+    assert (logout.user_id, logout.task_id) == (alice.id, None)
+    assert [token.revoked_reason for token in tokens_by_age(uow)] == [TokenRevocation.LOGGED_OUT]
+    # Ended on purpose, nothing stolen: revoked, never reused.
+    assert refused(auth.refresh, signed_in.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+    clock.advance(seconds=GRACE_SECONDS + 1)
+    assert refused(auth.refresh, signed_in.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+
+
+def test_logout_with_any_token_of_the_family_ends_the_live_one(
+    auth: AuthUseCases, uow: FakeUnitOfWork, alice: User
+) -> None:
+    first = auth.login("alice@example.com", PASSWORD)
+    second = auth.refresh(first.refresh_token)
+    # A tab signing out with the token another tab has just traded: the sign-in still ends.
+    auth.logout(first.refresh_token)
+    assert refused(auth.refresh, second.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+    # The traded token within the grace finds its successor signed out: revoked too, not reused.
+    assert refused(auth.refresh, first.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+    assert all(token.revoked for token in uow.committed_state.refresh_tokens.values())
+    assert len(uow.events(AuditEventType.LOGOUT)) == 1
+
+
+def test_logout_is_idempotent_and_audits_only_what_it_ended(
+    auth: AuthUseCases, uow: FakeUnitOfWork, clock: FakeClock, alice: User
+) -> None:
+    signed_in = auth.login("alice@example.com", PASSWORD)
+    auth.logout(signed_in.refresh_token)
+    auth.logout(signed_in.refresh_token)
+    assert len(uow.events(AuditEventType.LOGOUT)) == 1
+    expired = auth.login("alice@example.com", PASSWORD)
+    clock.advance(seconds=REFRESH_TTL_SECONDS + 1)
+    auth.logout(expired.refresh_token)
+    assert refused(auth.refresh, expired.refresh_token).code == "REFRESH_TOKEN_REVOKED"
+
+
+def test_logout_leaves_other_sign_ins_alone(auth: AuthUseCases, alice: User) -> None:
+    laptop = auth.login("alice@example.com", PASSWORD)
+    phone = auth.login("alice@example.com", PASSWORD)
+    auth.logout(laptop.refresh_token)
+    auth.refresh(phone.refresh_token)
+
+
+def test_logout_refuses_an_unknown_token_and_writes_nothing(auth: AuthUseCases, uow: FakeUnitOfWork) -> None:
+    assert refused(auth.logout, "made-up").code == "INVALID_REFRESH_TOKEN"
+    assert uow.commits == 0 and not uow.events(AuditEventType.LOGOUT)
+
+
 def test_change_password_refuses_a_wrong_current_password_and_changes_nothing(
     auth: AuthUseCases, uow: FakeUnitOfWork, alice: User
 ) -> None:

@@ -15,7 +15,8 @@ class AuditUseCases:
     uow: UnitOfWorkFactory
 
     def search(self, query: AuditQuery) -> Page[AuditEvent]:
-        """Task, attachment and reminder events are public like tasks; LOGIN and PASSWORD_CHANGED only to their user."""
+        """Task, attachment and reminder events are public like tasks; LOGIN, LOGOUT and PASSWORD_CHANGED only to
+        their user."""
         check_range("from", query.created_from, "to", query.created_to)
         with self.uow(read_only=True) as uow:
             return uow.audit.search(query)

@@ -1,4 +1,4 @@
-"""Use cases of the auth function: register, login, refresh, change password, me."""
+"""Use cases of the auth function: register, login, refresh, logout, change password, me."""
 
 from __future__ import annotations
 
@@ -158,6 +158,28 @@ class AuthUseCases:
             uow.commit()
         return TokenPair(self.tokens.issue(user), raw_successor, self.tokens.ttl_seconds)
 
+    def logout(self, raw_refresh_token: str) -> None:
+        """Ends the sign-in the refresh token belongs to: every token of its family stops at once (a refresh with
+        any of them answers REFRESH_TOKEN_REVOKED), and a LOGOUT event is written in the same transaction. Access
+        tokens already issued are not tracked and live on until they expire; the user's other sign-ins go on.
+
+        Idempotent: a token of a real family that is already revoked, rotated or expired still succeeds, and any
+        token of the family ends it (one rotated by a refresh racing with the sign-out included). Only a sign-out
+        that ended a live token is audited, so repeating it writes nothing. An unknown token is refused as a
+        refresh refuses it. Holding the token is the whole proof, as for a refresh, which could end the sign-in
+        through reuse detection anyway; the user's state and epoch are not checked, since there is nothing to
+        protect in ending a sign-in that a password change or a deactivation already ended."""
+        with self.uow() as uow:
+            # Locked like a refresh, so a refresh with the same token queues behind the sign-out (or before it).
+            record = uow.refresh_tokens.get_by_hash_for_update(hash_refresh_token(raw_refresh_token))
+            if record is None:
+                raise AuthenticationError("The refresh token is not valid", code="INVALID_REFRESH_TOKEN")
+            now = self.clock.now()
+            ended = uow.refresh_tokens.revoke_family(record.family_id, TokenRevocation.LOGGED_OUT, now)
+            if ended:
+                audit_trail.record(uow, AuditEventType.LOGOUT, now=now, user_id=record.user_id)
+            uow.commit()
+
     def change_password(self, user_id: UUID, current_password: str, new_password: str) -> None:
         """Ends every session of the user, the caller's own included: all earlier access and refresh tokens
         stop at once, and the caller signs in again with the new password."""
@@ -238,6 +260,10 @@ class AuthUseCases:
     def _refuse_revoked(self, uow: UnitOfWork, record: RefreshToken, now: datetime) -> NoReturn:
         if record.revoked_reason == TokenRevocation.PASSWORD_CHANGED:
             raise _sign_in_ended("the password was changed")
+        if record.revoked_reason == TokenRevocation.LOGGED_OUT or self._successor_logged_out(uow, record):
+            # Ended on purpose, not stolen: also a token rotated just before its successor signed out (a tab
+            # refreshing with it while another signs out).
+            raise _sign_in_ended("it was signed out")
         if record.revoked_reason != TokenRevocation.REUSE_DETECTED:
             # A rotated token came back after the grace: someone holds a copy. End every session of this login.
             uow.refresh_tokens.revoke_family(record.family_id, TokenRevocation.REUSE_DETECTED, now)
@@ -246,6 +272,12 @@ class AuthUseCases:
             "This refresh token was already used; every session of this sign-in has been ended",
             code="REFRESH_TOKEN_REUSED",
         )
+
+    def _successor_logged_out(self, uow: UnitOfWork, record: RefreshToken) -> bool:
+        if record.revoked_reason != TokenRevocation.ROTATED or record.successor_id is None:
+            return False
+        successor = uow.refresh_tokens.get(record.successor_id)
+        return successor is not None and successor.revoked_reason == TokenRevocation.LOGGED_OUT
 
     def _new_refresh_token(self, uow: UnitOfWork, user: User, family_id: UUID) -> tuple[str, UUID]:
         raw = new_refresh_token()

@@ -33,10 +33,11 @@ class AuditEventType(StrEnum):
     REMINDER_SENT = "REMINDER_SENT"
     LOGIN = "LOGIN"
     PASSWORD_CHANGED = "PASSWORD_CHANGED"
+    LOGOUT = "LOGOUT"
 
 
-# Sign-ins and password changes are personal: only the user they concern may read them.
-PRIVATE_AUDIT_EVENT_TYPES = frozenset({AuditEventType.LOGIN, AuditEventType.PASSWORD_CHANGED})
+# Sign-ins, sign-outs and password changes are personal: only the user they concern may read them.
+PRIVATE_AUDIT_EVENT_TYPES = frozenset({AuditEventType.LOGIN, AuditEventType.LOGOUT, AuditEventType.PASSWORD_CHANGED})
 
 
 class TokenRevocation(StrEnum):
@@ -48,6 +49,8 @@ class TokenRevocation(StrEnum):
     # Its sign-in ended because a rotated token of the same family came back after the grace.
     REUSE_DETECTED = "REUSE_DETECTED"
     PASSWORD_CHANGED = "PASSWORD_CHANGED"
+    # Its sign-in was ended on purpose by its user (POST /auth/logout with a token of the family).
+    LOGGED_OUT = "LOGGED_OUT"
 
 
 class ReminderType(StrEnum):

@@ -184,7 +184,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit events, newest first; sign-ins and password changes are shown only to their own user */
+        /** Audit events, newest first; sign-ins, sign-outs and password changes are shown only to their own user */
         get: {
             parameters: {
                 query?: {
@@ -196,7 +196,7 @@ export interface paths {
                     user_id?: string;
                     /** @description Only events about this task */
                     task_id?: string;
-                    /** @description One or more of TASK_CREATED, TASK_UPDATED, TASK_DELETED, ATTACHMENT_ADDED, ATTACHMENT_REMOVED, REMINDER_SENT, LOGIN, PASSWORD_CHANGED, comma-separated or repeated */
+                    /** @description One or more of TASK_CREATED, TASK_UPDATED, TASK_DELETED, ATTACHMENT_ADDED, ATTACHMENT_REMOVED, REMINDER_SENT, LOGIN, PASSWORD_CHANGED, LOGOUT, comma-separated or repeated */
                     event_type?: string[];
                     /** @description Created at or after (ISO 8601 with timezone) */
                     from?: string;
@@ -414,6 +414,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out: end the sign-in this refresh token belongs to
+         * @description Every refresh token of this sign-in stops working at once (a refresh answers 401 REFRESH_TOKEN_REVOKED).
+         *     Access tokens already issued stay valid until they expire (at most 15 minutes); the user's other sign-ins
+         *     are not affected. Idempotent: a token of this sign-in that was already signed out, rotated, revoked or that
+         *     has expired is answered 204 too. No bearer token is needed: the refresh token is the proof, as for a
+         *     refresh.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Refresh"];
+                };
+            };
+            responses: {
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description The refresh token is not one this API issued (INVALID_REFRESH_TOKEN) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/me": {
         parameters: {
             query?: never;
@@ -512,7 +592,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["BAD_REQUEST"];
-                /** @description The refresh token does not work; the code says why: INVALID_REFRESH_TOKEN, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REVOKED (the password was changed or the account deactivated since it was issued), REFRESH_TOKEN_REUSED (it was already traded, and this sign-in has now ended) or ACCOUNT_DISABLED. Each needs a new sign-in */
+                /** @description The refresh token does not work; the code says why: INVALID_REFRESH_TOKEN, REFRESH_TOKEN_EXPIRED, REFRESH_TOKEN_REVOKED (its sign-in was signed out, or the password was changed or the account deactivated since it was issued), REFRESH_TOKEN_REUSED (it was already traded, and this sign-in has now ended) or ACCOUNT_DISABLED. Each needs a new sign-in */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -2065,7 +2145,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @enum {string} */
-            event_type: "TASK_CREATED" | "TASK_UPDATED" | "TASK_DELETED" | "ATTACHMENT_ADDED" | "ATTACHMENT_REMOVED" | "REMINDER_SENT" | "LOGIN" | "PASSWORD_CHANGED";
+            event_type: "TASK_CREATED" | "TASK_UPDATED" | "TASK_DELETED" | "ATTACHMENT_ADDED" | "ATTACHMENT_REMOVED" | "REMINDER_SENT" | "LOGIN" | "PASSWORD_CHANGED" | "LOGOUT";
             /** Format: uuid */
             id: string;
             /** Format: uuid */

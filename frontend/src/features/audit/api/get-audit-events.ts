@@ -14,6 +14,7 @@ export const AUDIT_EVENT_TYPES: AuditEvent["event_type"][] = [
   "REMINDER_SENT",
   "LOGIN",
   "PASSWORD_CHANGED",
+  "LOGOUT",
 ];
 
 export function useAuditEvents(query: AuditQuery) {

@@ -49,6 +49,7 @@ def first_request(function: str, token: str, task_id: str) -> dict[str, Any]:
         "attachments": f"/api/v1/tasks/{task_id}/attachments",
         "audit": "/api/v1/audit-events",
         "reminders": "/api/v1/reminders",
+        "notifications": "/api/v1/notifications",
         "ops": "/api/v1/health/live",
     }
     return http_event("GET", paths[function], headers={"authorization": f"Bearer {token}"})

@@ -20,7 +20,7 @@ const TIMEOUT_MS = 15_000;
 // Playwright's own waits stop at TIMEOUT_MS, but a download, a fetch or a close can wait forever: every step
 // and the final close get a hard deadline, so a hang names its step instead of being killed from outside.
 const STEP_DEADLINE_MS = 90_000;
-const CLOSE_DEADLINE_MS = 20_000;
+const BROWSER_CLOSE_DEADLINE_MS = 20_000;
 const PAGE_CLOSE_DEADLINE_MS = 10_000;
 // Over the API's 25 MiB attachment limit and under nginx's 30 MB body cap, so the function itself refuses it.
 const OVERSIZE_BYTES = 26 * 1024 * 1024;
@@ -128,17 +128,12 @@ function localInputIn(hours) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
-// Closing a tab or a context that is done with can hang in headless Chromium (seen after a page signed itself
-// out): it has no timeout of its own, and what the test checks is already checked, so it is left to the end.
-async function closeQuietly(target, what) {
-  await withDeadline(target.close(), PAGE_CLOSE_DEADLINE_MS, `closing ${what}`).catch((error) => {
-    console.error(`${error.message}; left open until the browser closes`);
-  });
-}
-
-async function closeBrowser(browser) {
-  await withDeadline(browser.close(), CLOSE_DEADLINE_MS, "closing the browser").catch((error) => {
-    console.error(`${error.message}; leaving it to the exit`);
+// Closing a tab, a context or the browser when done with it can hang in headless Chromium (seen after a page
+// signed itself out): close() has no timeout of its own, and what the test checks is already checked, so what
+// does not close is left to the browser's close, and that to the exit.
+async function closeQuietly(target, what, deadline = PAGE_CLOSE_DEADLINE_MS) {
+  await withDeadline(target.close(), deadline, `closing ${what}`).catch((error) => {
+    console.error(`${error.message}; going on without it`);
   });
 }
 
@@ -478,10 +473,10 @@ async function main() {
     await shot(page, `failed-${current.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
     console.error(`FAILED at step "${current}": ${error instanceof Error ? error.message : error}`);
     console.error(`Passed before it: ${passed.length ? passed.join("; ") : "none"}`);
-    await closeBrowser(browser);
+    await closeQuietly(browser, "the browser", BROWSER_CLOSE_DEADLINE_MS);
     process.exit(1);
   }
-  await closeBrowser(browser);
+  await closeQuietly(browser, "the browser", BROWSER_CLOSE_DEADLINE_MS);
   console.log(`All ${passed.length} end-to-end steps passed; screenshots in ${SCREENSHOTS}`);
 }
 

@@ -3,7 +3,7 @@ starts stay small (the auth function never loads boto3; import-linter holds that
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tasktracker.config import Settings
 
@@ -35,17 +35,9 @@ def session_cache(settings: Settings) -> SessionCache:
 
     if not settings.redis_url or settings.session_cache_seconds <= 0:
         return NoSessionCache()
-    from functools import cache
-
     from tasktracker.adapters.redis.sessions import RedisSessionCache
 
-    @cache
-    def client() -> Any:
-        import redis
-
-        return redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
-
-    return RedisSessionCache(client, settings.session_cache_seconds)
+    return RedisSessionCache.for_url(settings.redis_url, settings.session_cache_seconds)
 
 
 def active_users(settings: Settings) -> ActiveUsers:

@@ -17,6 +17,7 @@ a hold that cannot be written refuses the change (503) rather than leave a stale
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -68,7 +69,24 @@ def decode(value: bytes | None) -> UserSession | None:
     return UserSession(is_active=active == b"1", session_epoch=int(epoch))
 
 
+# A check that waits on Redis longer than this reads the database instead.
+CLIENT_TIMEOUT_SECONDS = 1
+
+
+@functools.cache
+def _client_for(url: str) -> redis.Redis:
+    # One client per URL for every cache of a process: the auth function has two (its check's, its use cases').
+    return redis.Redis.from_url(
+        url, socket_timeout=CLIENT_TIMEOUT_SECONDS, socket_connect_timeout=CLIENT_TIMEOUT_SECONDS
+    )
+
+
 class RedisSessionCache:
+    @classmethod
+    def for_url(cls, url: str, ttl_seconds: int) -> RedisSessionCache:
+        """The client is made at first use, not here."""
+        return cls(functools.partial(_client_for, url), ttl_seconds)
+
     def __init__(self, client: Callable[[], redis.Redis], ttl_seconds: int):
         self.client = client
         self.ttl_seconds = ttl_seconds

@@ -27,6 +27,7 @@ class Readiness:
     def report(self, peers: list[Peer]) -> tuple[bool, dict[str, Any]]:
         """(ready, body): ready when the database, Redis, S3 and every function are up; the worker is only
         reported (from the heartbeat it writes to Redis), since the API serves requests without it."""
+        self.probes.prepare()
         checks: dict[str, Callable[[], object]] = {
             "db": self.probes.database.check,
             "redis": self.probes.redis.check,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+import pytest
+
+from functions.ops import readiness
 from functions.ops.peers import PeerAnswer
 from functions.ops.readiness import Readiness
 from tasktracker.application.ports import HealthState
-from tasktracker.bootstrap.ops import HealthProbes
+from tasktracker.bootstrap.ops import DeferredProbe, HealthProbes
 
 
 @dataclass
@@ -76,3 +80,18 @@ def test_the_worker_is_reported_but_never_decides() -> None:
     assert down_ready and failing_ready
     assert down["components"]["worker"] == "down"
     assert failing["components"]["worker"] == "unknown"
+
+
+def test_a_probe_made_at_its_first_check_is_made_outside_the_checks_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Making a deferred probe (SQLAlchemy's import, an engine) slower than the check's deadline, as on a busy
+    machine's first ready check, does not make an up service look down."""
+    monkeypatch.setattr(readiness, "CHECK_TIMEOUT_SECONDS", 0.2)
+
+    def slow_to_make() -> Answers:
+        time.sleep(0.5)
+        return Answers()
+
+    ready, body = Readiness(probes(database=DeferredProbe(slow_to_make))).report([LivePeer("auth")])  # type: ignore[arg-type]
+
+    assert ready, body
+    assert body["components"]["db"] == "up"

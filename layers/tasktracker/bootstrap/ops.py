@@ -23,6 +23,14 @@ class HealthProbes:
     storage: HealthProbe
     worker: HealthProbe
 
+    def prepare(self) -> None:
+        """Makes the probes that are made at their first check, one after the other and outside any check's
+        deadline: that deadline is for a service's answer, and a first check that also imported SQLAlchemy or
+        boto3 on a busy machine would report a service down that is up."""
+        for probe in (self.database, self.redis, self.storage, self.worker):
+            if isinstance(probe, DeferredProbe):
+                probe.prepare()
+
 
 class _Once(Generic[T]):
     """`build()`'s value, made by the first caller (concurrent first callers wait for it) and then kept; a
@@ -47,6 +55,14 @@ class DeferredProbe:
 
     def __init__(self, build: Callable[[], HealthProbe]):
         self._probe = _Once(build)
+
+    def prepare(self) -> None:
+        """Makes the probe now if it is not made yet; a probe that cannot be made is left to its check, which
+        then reports it down."""
+        try:
+            self._probe()
+        except Exception:  # noqa: BLE001 - the check that follows reports it
+            return
 
     def check(self) -> HealthState:
         return self._probe().check()

@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 
 SYSTEM_PACKAGES := $(PYTHON) -m local.system_packages
 
-.PHONY: help venv up test compose-up compose-down compose-test system-packages lint pytest unit router-config migrate reminders settle-storage seed clean spa frontend-check openapi harden bench \
+.PHONY: help venv up test compose-up compose-down compose-test system-packages lint pytest unit router-config migrate reminders deliver settle-storage seed clean spa frontend-check openapi harden bench \
 	lambda-python lambda-build lambda-test
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make harden the hardening suites at full length (fuzzing, abuse, faults, 60 s load)"
 	@echo "make seed       demo users, tasks and attachments in a running make up"
 	@echo "make reminders  one reminder pass now (against make up's database unless DATABASE_URL is set)"
+	@echo "make deliver    send now the e-mails and webhook deliveries due in the outbox (make up's, as above)"
 	@echo "make settle-storage  carry out now every file change left in the storage outbox (make up's, as above)"
 	@echo "make bench      the benchmarks (a few minutes): a table of figures against floors, and a JSON file"
 	@echo "make compose-up     every image built and docker-compose.yml running (Docker, or podman), healthy"
@@ -90,7 +91,16 @@ migrate: venv
 reminders: venv
 	DATABASE_URL="$${DATABASE_URL:-postgresql://postgres:@/tasktracker?host=$(CURDIR)/.local/postgres}" \
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${LOCAL_REDIS_PORT:-6390}/0}" \
+	SMTP_URL="$${SMTP_URL:-smtp://127.0.0.1:$${LOCAL_SMTP_PORT:-1025}}" \
 	$(PY) -m functions.reminders.cli run
+
+# The e-mails and webhook deliveries due in the outbox, sent now through `make up`'s mail server unless SMTP_URL is set.
+deliver: venv
+	DATABASE_URL="$${DATABASE_URL:-postgresql://postgres:@/tasktracker?host=$(CURDIR)/.local/postgres}" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${LOCAL_REDIS_PORT:-6390}/0}" \
+	SMTP_URL="$${SMTP_URL:-smtp://127.0.0.1:$${LOCAL_SMTP_PORT:-1025}}" \
+	WEBHOOK_ALLOW_PRIVATE_TARGETS="$${WEBHOOK_ALLOW_PRIVATE_TARGETS:-true}" \
+	$(PY) -m functions.reminders.cli deliver
 
 # Every change in the storage outbox, however young, against `make up`'s services unless named otherwise.
 settle-storage: venv

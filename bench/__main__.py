@@ -3,10 +3,10 @@
 Every figure is set against a floor measured in the same run (absolute times on a shared machine drift).
 Settings (environment): BENCH_SECONDS per load point (5), BENCH_SIZES for the growth steps
 (10000,100000,1000000), BENCH_ATTACHMENT_MB for the attachment sizes (256,1024), BENCH_PARTS to run only some
-parts (list,reads,writes,attachments,coldstart,reminders,lambda; growth is part of list), BENCH_REPEAT to run every
-compared load point that many times, alternating product and floor, and report medians (1), BENCH_PROFILE=1 to
-record a py-spy profile of the tasks function under the default list's load, DATABASE_URL to use another
-PostgreSQL server, BENCH_KEEP_DATABASE=1 to keep the seeded database afterwards.
+parts (list,reads,writes,attachments,coldstart,reminders,lambda,delivery; growth is part of list), BENCH_REPEAT
+to run every compared load point that many times, alternating product and floor, and report medians (1),
+BENCH_PROFILE=1 to record a py-spy profile of the tasks function under the default list's load, DATABASE_URL to
+use another PostgreSQL server, BENCH_KEEP_DATABASE=1 to keep the seeded database afterwards.
 
 Every wrk point also measures the CPU its server spent per request (the gunicorn master and workers, bench/cpu.py),
 for the product and for the bare handler alike.
@@ -58,7 +58,9 @@ RESULTS = BENCH / "results" / "latest.json"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
 ATTACHMENT_MB = [int(mb) for mb in os.environ.get("BENCH_ATTACHMENT_MB", "256,1024").split(",")]
-PARTS = set(os.environ.get("BENCH_PARTS", "list,reads,writes,attachments,coldstart,reminders,lambda").split(","))
+PARTS = set(
+    os.environ.get("BENCH_PARTS", "list,reads,writes,attachments,coldstart,reminders,lambda,delivery").split(",")
+)
 CONCURRENCIES = (1, 8, 32)
 GROWTH_CONCURRENCY = 8
 READS_CONCURRENCY = 8
@@ -515,6 +517,24 @@ def reminders(report: Report, services: Services) -> None:
                       " MiB during the pass"))  # fmt: skip
 
 
+def delivery(report: Report, services: Services) -> None:
+    env = {**os.environ, "DATABASE_URL": services.server_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.outbox_delivery", "--json"],
+        capture_output=True, text=True, env=env, check=True, timeout=1800,
+    )  # fmt: skip
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    report.details["delivery"] = figures
+    part = f"9 delivery {figures['webhooks']:,} webhooks + {figures['emails']:,} e-mails"
+    rate, floor = figures["deliveries_per_s"], figures["floor_deliveries_per_s"]
+    report.add(
+        Figure(part, "rate", rate, "deliveries/s", floor, "same sends, no outbox", ">= 0.5 x", rate >= 0.5 * floor)
+    )
+    note = f"p95 {figures['latency_p95_s']:.3f} s; the pass, then the delivery run it starts, as in the worker"
+    latency = figures["latency_p50_s"]
+    report.add(Figure(f"9 delivery {figures['due']} due soon", "to delivered p50", latency, "s", note=note))
+
+
 def run_part(report: Report, part: str, run: Callable[[], None]) -> None:
     """A part that fails is reported as failed, and the other parts still run."""
     try:
@@ -552,6 +572,8 @@ def main() -> None:
             run_part(report, "5 cold start", lambda: cold_starts(report, env))
         if "reminders" in PARTS:
             run_part(report, "6 reminders", lambda: reminders(report, services))
+        if "delivery" in PARTS:
+            run_part(report, "9 delivery", lambda: delivery(report, services))
     report.details["seconds"] = time.perf_counter() - started
     report.details["settings"] = {
         "seconds_per_point": SECONDS, "sizes": SIZES, "attachment_mb": ATTACHMENT_MB, "repeat": REPEAT,

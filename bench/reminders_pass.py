@@ -84,7 +84,8 @@ FROM claimed JOIN tasks ON tasks.id = claimed.task_id
 
 
 @contextmanager
-def bench_database() -> Iterator[str]:
+def bench_database(name: str = BENCH_DATABASE) -> Iterator[str]:
+    """A database of its own, dropped at the end, on DATABASE_URL's server or an embedded one."""
     given = os.environ.get("DATABASE_URL")
     scratch = None
     if given:
@@ -92,10 +93,10 @@ def bench_database() -> Iterator[str]:
     else:
         scratch = Path(tempfile.mkdtemp(prefix="tasktracker-bench-"))
         server, server_url = start_embedded_postgres(scratch / "postgres", "postgres")
-    url = make_url(server_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
     try:
         yield url
     finally:
@@ -103,7 +104,7 @@ def bench_database() -> Iterator[str]:
 
         engine_for.cache_clear()
         with psycopg.connect(server_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if scratch is not None:
             server.cleanup()
             shutil.rmtree(scratch, ignore_errors=True)

@@ -10,8 +10,11 @@ Standard library only.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -40,7 +43,13 @@ STANDIN_FILES: dict[str, str] = {
     "docker.io/motoserver/moto:5.1.0": "moto.Containerfile",
     "docker.io/prom/prometheus:v3.1.0": "prometheus.Containerfile",
     "docker.io/amazon/aws-cli:2.22.0": "aws-cli.Containerfile",
+    "docker.io/axllent/mailpit:v1.28.2": "mailpit.Containerfile",
 }
+# Stand-ins that copy the project's own code (the mail sink) are built with the repository as their context;
+# the others need only their folder.
+REPOSITORY_CONTEXT_STANDINS = frozenset({"mailpit.Containerfile"})
+# What a stand-in was built from: one built from an older Containerfile or older copied code is built again.
+STANDIN_DIGEST_LABEL = "org.tasktracker.standin-inputs"
 
 
 def say(message: str) -> None:
@@ -107,6 +116,7 @@ class Engine:
         *,
         target: str | None = None,
         build_args: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> None:
         arguments = ["build", "--file", str(dockerfile), "--tag", tag]
         if self.is_podman:
@@ -116,7 +126,15 @@ class Engine:
             arguments += ["--target", target]
         for name, value in (build_args or {}).items():
             arguments += ["--build-arg", f"{name}={value}"]
+        for name, value in (labels or {}).items():
+            arguments += ["--label", f"{name}={value}"]
         self.run(*arguments, str(context))
+
+    def labels(self, image: str) -> dict[str, str]:
+        """The image's labels (Docker keeps them under Config, podman at the top too)."""
+        [inspected] = json.loads(self.output("image", "inspect", image))
+        labels: dict[str, str] = (inspected.get("Config") or {}).get("Labels") or inspected.get("Labels") or {}
+        return labels
 
 
 def docker_answers() -> bool:
@@ -214,18 +232,65 @@ def build_debian_base(engine: Engine, suite: str) -> None:
             raise SystemExit(f"importing {name} failed: {imported.stderr.decode(errors='replace')}")
 
 
+def standin_context(containerfile: Path) -> Path:
+    return ROOT if containerfile.name in REPOSITORY_CONTEXT_STANDINS else STANDINS
+
+
+def copied_sources(containerfile: Path) -> list[str]:
+    """The build-context paths a Containerfile COPYs (not those taken `--from` another image or stage)."""
+    sources: list[str] = []
+    for line in re.sub(r"\\\n", " ", containerfile.read_text()).splitlines():
+        words = shlex.split(line, comments=True)
+        if not words or words[0].upper() != "COPY":
+            continue
+        options = [word for word in words[1:] if word.startswith("--")]
+        if any(option.startswith("--from=") for option in options):
+            continue
+        sources += [word for word in words[1:] if not word.startswith("--")][:-1]
+    return sources
+
+
+def standin_inputs(image: str) -> str:
+    """A digest of what the stand-in is built from: its Containerfile and every file it copies."""
+    containerfile = STANDINS / STANDIN_FILES[image]
+    context = standin_context(containerfile)
+    digest = hashlib.sha256(containerfile.read_bytes())
+    for source in copied_sources(containerfile):
+        root = context / source
+        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def standin_is_stale(engine: Engine, image: str) -> bool:
+    """A stand-in built from other inputs than today's. An image without the label is left alone: pulled from
+    its registry, or a stand-in from before the label, which only a changed Containerfile would differ from."""
+    built_from = engine.labels(image).get(STANDIN_DIGEST_LABEL)
+    return built_from is not None and built_from != standin_inputs(image)
+
+
 def build_standin(engine: Engine, image: str) -> None:
     containerfile = STANDINS / STANDIN_FILES[image]
     for base in base_images(containerfile):
         ensure_image(engine, base)
     say(f"building a stand-in for {image} ({containerfile.relative_to(ROOT)})")
-    engine.build(image, containerfile, STANDINS)
+    engine.build(
+        image,
+        containerfile,
+        standin_context(containerfile),
+        labels={STANDIN_DIGEST_LABEL: standin_inputs(image)},
+    )
 
 
 def ensure_image(engine: Engine, image: str) -> str:
     """present | pulled | stand-in | missing."""
     name = qualified(image)
     if engine.has_image(name):
+        if name in STANDIN_FILES and standin_is_stale(engine, name):
+            say(f"the stand-in for {name} was built from older files: building it again")
+            build_standin(engine, name)
+            return "stand-in"
         return "present"
     if name.startswith(STANDIN_BASE + ":"):
         build_debian_base(engine, name.rsplit(":", 1)[1])

@@ -48,9 +48,11 @@ class EmulatorError(RuntimeError):
 
 
 class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """Reads !Ref, !Sub and the other short-form intrinsics as plain values."""
+    """Reads !Ref as {"Ref": name}, so a parameter's default can stand in for it, and !Sub and the other short-form
+    intrinsics as None."""
 
 
+_CloudFormationLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})
 _CloudFormationLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
@@ -86,13 +88,27 @@ LOCAL_ONLY_VARIABLES = (
 AWS_ONLY_VARIABLES = ("FUNCTION_NAMES",)
 
 
+def _deployed_value(function: str, name: str, value: Any, template: Mapping[str, Any]) -> str:
+    """What a variable is on AWS when nothing local replaces it: a literal, or the default of the parameter it
+    refers to."""
+    if isinstance(value, dict) and "Ref" in value:
+        parameter = template.get("Parameters", {}).get(value["Ref"], {})
+        if "Default" in parameter:
+            return str(parameter["Default"])
+    if value is None or isinstance(value, dict):
+        raise EmulatorError(f"{function}: the template computes {name} on AWS; give it a local value")
+    return str(value)
+
+
 def lambda_environment(function: str, values: Mapping[str, str], **extra: str) -> dict[str, str]:
-    """The template's variables for `function` with local values, and nothing else of this process's
-    environment (a Lambda environment has only what its configuration gives it)."""
+    """The template's variables for `function` with local values (else as deployed with the parameters'
+    defaults), and nothing else of this process's environment (a Lambda environment has only what its
+    configuration gives it)."""
+    template = load_template()
     env = {}
-    for name, value in template_variables(function).items():
+    for name, value in template_variables(function, template).items():
         if name not in AWS_ONLY_VARIABLES:
-            env[name] = values[name] if name in values else str(value)
+            env[name] = values[name] if name in values else _deployed_value(function, name, value, template)
     env.update({name: values[name] for name in LOCAL_ONLY_VARIABLES if name in values})
     env.update(extra)
     return env

@@ -1,7 +1,9 @@
 """`make up`: the whole product on one machine without Docker.
 
-Embedded PostgreSQL, Redis and a moto S3 unless DATABASE_URL / REDIS_URL / S3_ENDPOINT_URL name real ones;
-migrations; every function in its own gunicorn process behind nginx; the reminder worker and its beat.
+Embedded PostgreSQL, Redis and a moto S3 unless DATABASE_URL / REDIS_URL / S3_ENDPOINT_URL name real ones, and
+a local mail server keeping what it receives in .local/mail unless SMTP_URL names a real one; migrations; every
+function in its own gunicorn process behind nginx; the reminder worker (reminders, storage, e-mail and webhook
+deliveries) and its beat.
 Each service is announced as it becomes ready. Ctrl-C stops everything; data stays in .local/ for the next
 start.
 """
@@ -55,6 +57,8 @@ class Layout:
     redis: int
     s3: int
     worker_metrics: int
+    mail_smtp: int
+    mail_api: int
 
     @classmethod
     def choose(cls, args: argparse.Namespace, env: Mapping[str, str], routes: list[FunctionRoute]) -> Layout:
@@ -66,6 +70,8 @@ class Layout:
                 free_port(),
                 free_port(),
                 free_port(),
+                free_port(),
+                free_port(),
             )
         return cls(
             args.state,
@@ -74,6 +80,8 @@ class Layout:
             int(env.get("LOCAL_REDIS_PORT", "6390")),
             int(env.get("LOCAL_S3_PORT", "9000")),
             int(env.get("WORKER_METRICS_PORT", "8107")),
+            int(env.get("LOCAL_SMTP_PORT", "1025")),
+            int(env.get("LOCAL_MAIL_PORT", "8025")),
         )
 
     def needed_ports(self, env: Mapping[str, str]) -> list[Port]:
@@ -87,6 +95,9 @@ class Layout:
             ports.append(Port(self.redis, "Redis", "LOCAL_REDIS_PORT or REDIS_URL"))
         if not env.get("S3_ENDPOINT_URL"):
             ports.append(Port(self.s3, "S3", "LOCAL_S3_PORT or S3_ENDPOINT_URL"))
+        if not env.get("SMTP_URL"):
+            ports.append(Port(self.mail_smtp, "the local mail server (SMTP)", "LOCAL_SMTP_PORT or SMTP_URL"))
+            ports.append(Port(self.mail_api, "the local mail server's API", "LOCAL_MAIL_PORT or SMTP_URL"))
         return ports
 
 
@@ -157,6 +168,12 @@ def main() -> None:
     }
     # The ops function folds the reminder worker's own metrics into the merged /metrics.
     env.setdefault("WORKER_METRICS_URL", f"http://127.0.0.1:{layout.worker_metrics}")
+    local_mail = not env.get("SMTP_URL")
+    if local_mail:
+        env["SMTP_URL"] = f"smtp://127.0.0.1:{layout.mail_smtp}"
+    # Links in e-mails lead to this SPA; webhooks may call receivers on this machine (never outside development).
+    env.setdefault("APP_BASE_URL", f"http://localhost:{layout.router}")
+    env.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
     stack: RunningStack | None = None
 
     def stop_everything() -> None:
@@ -183,6 +200,12 @@ def main() -> None:
             reload=not args.no_reload,
             announce=announce,
         )
+        if local_mail:
+            mail = [sys.executable, "-m", "local.mail_sink", "--folder", str(state / "mail")]
+            mail += ["--smtp-port", str(layout.mail_smtp), "--http-port", str(layout.mail_api)]
+            stack.start("mail", mail, env)
+            stack.wait_until_answering(f"http://127.0.0.1:{layout.mail_api}/api/v1/messages", "mail")
+            announce("mail", f"SMTP on 127.0.0.1:{layout.mail_smtp}, messages kept in {state / 'mail'}")
         reminders = [sys.executable, "-m", "functions.reminders.cli"]
         stack.start("reminders-worker", [*reminders, "worker", "--concurrency", "1"], env)
         stack.wait_until_answering(f"http://127.0.0.1:{layout.worker_metrics}/metrics", "reminders-worker")
@@ -205,6 +228,11 @@ def main() -> None:
         print(f"  PostgreSQL     {services.database_url}")
         print(f"  Redis          {services.redis_url}")
         print(f"  S3 (moto)      {services.s3_endpoint_url}   files kept in {state / 's3'}")
+        if local_mail:
+            print(f"  Mail           {state / 'mail'}   (each e-mail as an .eml file; JSON list at")
+            print(f"                 http://127.0.0.1:{layout.mail_api}/api/v1/messages)")
+        else:
+            print(f"  Mail           sent through {env['SMTP_URL'].split('@')[-1]}")
         print(f"  Logs           {stack.log_directory}")
         print("Press Ctrl-C to stop.", flush=True)
         while True:

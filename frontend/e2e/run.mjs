@@ -30,6 +30,14 @@ const RATE_LIMIT_MESSAGE = "You’re making too many requests. Please wait a bit
 // ["python", "-m", "functions.reminders.cli", "run"] as `make reminders` does; tests/e2e/test_spa.py sets it. The
 // browser cannot start a pass itself: without it the run checks the bell and the empty page only, and says so.
 const REMINDER_PASS_COMMAND = process.env.REMINDER_PASS_COMMAND ? JSON.parse(process.env.REMINDER_PASS_COMMAND) : null;
+// A URL that receives the webhook the owner adds: a receiver of the caller's that records what it is sent, and
+// that the stack is allowed to call (tests/e2e/test_spa.py starts one and checks its deliveries' signatures).
+const WEBHOOK_RECEIVER_URL = process.env.WEBHOOK_RECEIVER_URL ?? null;
+// How to send once what is due in the outbox (a JSON argv run from the repository root, as REMINDER_PASS_COMMAND):
+// ["python", "-m", "functions.reminders.cli", "deliver"]. The stack the tests start runs no outbox worker.
+const OUTBOX_DELIVERY_COMMAND = process.env.OUTBOX_DELIVERY_COMMAND ? JSON.parse(process.env.OUTBOX_DELIVERY_COMMAND) : null;
+// The line that hands what the page showed of the webhook (its id, URL and secret) to whoever started the run.
+const WEBHOOK_RECORD_PREFIX = "e2e-webhook: ";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPOSITORY = path.resolve(here, "../..");
@@ -44,6 +52,7 @@ const descriptionFromTheFirstTab = `Figures are in; the summary waits (${run}).`
 const uniqueTag = `q${run}`;
 const attachmentText = `Notes for ${run}\n`;
 const dueSoonTitle = `Send the invoices ${run}`;
+const hookedTitle = `Tell the receiver ${run}`;
 
 let current = "start-up";
 const passed = [];
@@ -110,15 +119,25 @@ async function changeThroughApi(user, taskUrl, changes) {
   check(changed.status === 200, `changing the task through the API answered ${changed.status}: ${await changed.text()}`);
 }
 
-/** One reminder pass, as the worker runs it every 5 minutes; what it printed. */
-function runReminderPass() {
-  const [program, ...args] = REMINDER_PASS_COMMAND;
+/** Runs a JSON argv from the repository root; what it printed. */
+function runCommand(command, what) {
+  const [program, ...args] = command;
   return new Promise((resolve, reject) => {
     execFile(program, args, { cwd: REPOSITORY, timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`the reminder pass failed: ${error.message}\n${stdout}\n${stderr}`));
+      if (error) reject(new Error(`${what} failed: ${error.message}\n${stdout}\n${stderr}`));
       else resolve(stdout.trim());
     });
   });
+}
+
+/** One reminder pass, as the worker runs it every 5 minutes; what it printed. */
+function runReminderPass() {
+  return runCommand(REMINDER_PASS_COMMAND, "the reminder pass");
+}
+
+/** One outbox run, as the worker runs it every few seconds: sends the deliveries that are due. */
+function runOutboxDelivery() {
+  return runCommand(OUTBOX_DELIVERY_COMMAND, "the outbox delivery");
 }
 
 /** `<input type="datetime-local">`'s value for a moment `hours` from now, in the browser's (this machine's) zone. */
@@ -467,6 +486,103 @@ async function main() {
         await page.getByRole("button", { name: "Unread (0)" }).click();
         await page.getByText("No unread notifications.").waitFor();
         await shot(page, "15-notifications-read");
+      });
+    }
+
+    await step("the owner switches e-mailed reminders off and on, and each choice holds across a reload", async () => {
+      await page.goto(`${BASE_URL}/notifications`);
+      const emailSwitch = page.getByRole("switch", { name: "E-mail me reminders" });
+      const hint = page.locator("#email-reminders-hint");
+      await hint.filter({ hasText: `Reminders of tasks due soon also go to ${owner.email}.` }).waitFor();
+      check(await emailSwitch.isChecked(), "e-mailed reminders are not on for a new account");
+
+      await emailSwitch.click();
+      await page.getByText("Reminders will no longer be e-mailed.").waitFor();
+      await hint.filter({ hasText: "Reminders show here only." }).waitFor();
+      await shot(page, "16-email-reminders-off");
+      await page.reload();
+      await hint.filter({ hasText: "Reminders show here only." }).waitFor();
+      check(!(await emailSwitch.isChecked()), "e-mailed reminders are on again after a reload");
+
+      await emailSwitch.click();
+      await page.getByText(`Reminders will also be e-mailed to ${owner.email}.`).waitFor();
+      await page.reload();
+      await hint.filter({ hasText: `Reminders of tasks due soon also go to ${owner.email}.` }).waitFor();
+      check(await emailSwitch.isChecked(), "e-mailed reminders are off again after a reload");
+    });
+
+    if (!WEBHOOK_RECEIVER_URL || !OUTBOX_DELIVERY_COMMAND) {
+      console.log("  --  webhooks: left out, WEBHOOK_RECEIVER_URL or OUTBOX_DELIVERY_COMMAND is not set (tests/e2e sets both)");
+    } else {
+      const webhook = { id: "", url: WEBHOOK_RECEIVER_URL, secret: "", taskId: "" };
+
+      await step("the owner adds a webhook, sees its secret once, and the list never shows it", async () => {
+        await page.getByRole("link", { name: "Webhooks" }).click();
+        await page.waitForURL(`${BASE_URL}/webhooks`);
+        await page.getByRole("heading", { name: "Webhooks", exact: true }).waitFor();
+        await page.getByText("No webhooks yet.").waitFor();
+        const url = page.getByLabel("Payload URL");
+        await url.fill("receiver.example.com/hook");
+        await page.getByRole("button", { name: "Add webhook" }).click();
+        await page.getByText("Enter a full http:// or https:// URL").waitFor();
+
+        await url.fill(webhook.url);
+        const isCreate = (response) =>
+          response.request().method() === "POST" && new URL(response.url()).pathname === "/api/v1/webhooks";
+        const [answer] = await Promise.all([page.waitForResponse(isCreate), page.getByRole("button", { name: "Add webhook" }).click()]);
+        check(answer.status() === 201, `adding the webhook answered ${answer.status()}: ${await answer.text()}`);
+        const created = await answer.json();
+        const panel = page.getByTestId("webhook-secret-panel");
+        await panel.getByText("you will not see it again").waitFor();
+        webhook.secret = await panel.getByLabel("Webhook secret").inputValue();
+        webhook.id = created.id;
+        check(webhook.secret !== "" && webhook.secret === created.secret, "the page does not show the secret the API answered");
+        const listed = page.getByTestId("webhook").filter({ hasText: webhook.url });
+        await listed.waitFor();
+        check(!(await listed.innerText()).includes(webhook.secret), "the list shows the secret");
+        await shot(page, "17-webhook-secret");
+
+        await panel.getByRole("button", { name: "I have stored it" }).click();
+        await panel.waitFor({ state: "detached" });
+        await page.reload();
+        await listed.waitFor();
+        check(!(await page.content()).includes(webhook.secret), "the secret is shown again after a reload");
+      });
+
+      await step("a task created now reaches the receiver, and Recent deliveries shows it delivered", async () => {
+        await page.goto(`${BASE_URL}/tasks/new`);
+        await page.getByLabel("Title").fill(hookedTitle);
+        await page.getByRole("button", { name: "Create task" }).click();
+        await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+        webhook.taskId = new URL(page.url()).pathname.split("/").pop();
+
+        await page.getByRole("link", { name: "Webhooks" }).click();
+        await page.getByRole("button", { name: `Recent deliveries of ${webhook.url}` }).click();
+        const delivery = page.getByTestId("delivery").filter({ hasText: "task.created" }).first();
+        await delivery.waitFor();
+        console.log(`      ${await runOutboxDelivery()}`);
+        // The open view asks again every few seconds: the delivery turns delivered without a reload.
+        await delivery.locator(".badge").filter({ hasText: "Delivered" }).waitFor();
+        const text = await delivery.innerText();
+        check(/HTTP 2\d\d/.test(text), `the delivered row does not show the receiver's answer: ${text}`);
+        await shot(page, "18-webhook-deliveries");
+        // For the caller to check what the receiver got against what the page showed.
+        console.log(`${WEBHOOK_RECORD_PREFIX}${JSON.stringify(webhook)}`);
+      });
+
+      await step("the owner deletes the webhook after confirming", async () => {
+        let asked = "";
+        page.once("dialog", (dialog) => {
+          asked = dialog.message();
+          void dialog.accept();
+        });
+        await page.getByRole("button", { name: `Delete the webhook to ${webhook.url}` }).click();
+        await page.getByText("Webhook deleted.").waitFor();
+        await page.getByText("No webhooks yet.").waitFor();
+        check(asked.includes(webhook.url), `the confirmation does not name the webhook: ${asked}`);
+        await page.reload();
+        await page.getByText("No webhooks yet.").waitFor();
+        await shot(page, "19-webhooks-empty");
       });
     }
   } catch (error) {

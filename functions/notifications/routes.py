@@ -9,11 +9,18 @@ from flask import current_app
 
 from tasktracker.application.notifications import AllMarkedRead, NotificationUseCases
 from tasktracker.application.ports import NotificationPage, NotificationQuery
-from tasktracker.domain.entities import Notification
+from tasktracker.domain.entities import Notification, NotificationSettings
 from tasktracker.platform.security import current_user_id
 from tasktracker.platform.smorest import FunctionBlueprint
 
-from .schemas import AllMarkedReadSchema, NotificationPageSchema, NotificationQuerySchema, NotificationSchema
+from .schemas import (
+    AllMarkedReadSchema,
+    NotificationPageSchema,
+    NotificationQuerySchema,
+    NotificationSchema,
+    NotificationSettingsChangeSchema,
+    NotificationSettingsSchema,
+)
 
 blp = FunctionBlueprint(
     "notifications",
@@ -60,3 +67,20 @@ def mark_read(notification_id: UUID) -> Notification:
 def mark_all_read() -> AllMarkedRead:
     """Mark every one of your notifications read"""
     return use_cases().mark_all_read(current_user_id())
+
+
+@blp.route("/settings", methods=["GET"])
+@blp.requires_sign_in
+@blp.response(200, NotificationSettingsSchema)
+def get_settings() -> NotificationSettings:
+    """Your notification settings: whether reminders also reach you by e-mail"""
+    return use_cases().settings(current_user_id())
+
+
+@blp.route("/settings", methods=["PUT"])
+@blp.requires_sign_in
+@blp.arguments(NotificationSettingsChangeSchema)
+@blp.response(200, NotificationSettingsSchema)
+def change_settings(body: dict[str, Any]) -> NotificationSettings:
+    """Turn e-mail reminders on or off; reminders already sent are not affected"""
+    return use_cases().change_settings(current_user_id(), email=body["email"])

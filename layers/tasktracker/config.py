@@ -30,6 +30,16 @@ def _int(name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+
+
 def _flag(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -84,6 +94,26 @@ class Settings:
     storage_settle_interval_seconds: int = 60
     storage_settle_grace_seconds: int = 30
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    # Outgoing e-mail: smtp://[user:password@]host[:port] (STARTTLS when the server offers it) or smtps://...
+    # Empty: reminders reach people in the app and through webhooks only, and no e-mail is queued.
+    smtp_url: str = ""
+    mail_from: str = "Task Tracker <reminders@tasktracker.localhost>"
+    # Where the SPA is served, for the links in e-mails; empty leaves the links out.
+    app_base_url: str = ""
+    # Webhook targets on loopback, private, link-local or metadata addresses: refused unless this is set, which
+    # only a developer's own machine should do (make up sets it).
+    webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = 5.0
+    # The outbox (e-mails and webhook deliveries): how often the worker empties it, how many it takes per
+    # claim, how many attempts a message gets, the backoff between them (exponential, full jitter, capped),
+    # and how long a claimed message is left to its sender before another run may take it again.
+    outbox_interval_seconds: int = 5
+    outbox_batch_size: int = 100
+    outbox_concurrency: int = 8
+    outbox_max_attempts: int = 8
+    outbox_retry_base_seconds: int = 10
+    outbox_retry_max_seconds: int = 3600
+    outbox_lease_seconds: int = 60
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -121,6 +151,18 @@ class Settings:
             storage_settle_interval_seconds=_int("STORAGE_SETTLE_INTERVAL_SECONDS", 60),
             storage_settle_grace_seconds=_int("STORAGE_SETTLE_GRACE_SECONDS", 30),
             cors_origins=tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()),
+            smtp_url=os.environ.get("SMTP_URL", "").strip(),
+            mail_from=os.environ.get("MAIL_FROM", "").strip() or cls.mail_from,
+            app_base_url=os.environ.get("APP_BASE_URL", "").strip().rstrip("/"),
+            webhook_allow_private_targets=_flag("WEBHOOK_ALLOW_PRIVATE_TARGETS", False),
+            webhook_timeout_seconds=_float("WEBHOOK_TIMEOUT_SECONDS", 5.0),
+            outbox_interval_seconds=_int("OUTBOX_INTERVAL_SECONDS", 5),
+            outbox_batch_size=_int("OUTBOX_BATCH_SIZE", 100),
+            outbox_concurrency=_int("OUTBOX_CONCURRENCY", 8),
+            outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 8),
+            outbox_retry_base_seconds=_int("OUTBOX_RETRY_BASE_SECONDS", 10),
+            outbox_retry_max_seconds=_int("OUTBOX_RETRY_MAX_SECONDS", 3600),
+            outbox_lease_seconds=_int("OUTBOX_LEASE_SECONDS", 60),
         )
         settings.validate()
         return settings
@@ -147,6 +189,21 @@ class Settings:
         if not 0 <= self.session_cache_seconds <= 300:
             # Longer would let a user deactivated with SQL, not the CLI, keep working for that long.
             raise ConfigurationError("SESSION_CACHE_SECONDS must be between 0 and 300")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise ConfigurationError("SMTP_URL must start with smtp:// or smtps://")
+        if not 0 < self.webhook_timeout_seconds <= 30:
+            # A receiver is given seconds, not minutes: a slow one must not hold the outbox's senders.
+            raise ConfigurationError("WEBHOOK_TIMEOUT_SECONDS must be above 0 and at most 30")
+        if self.outbox_interval_seconds < 1 or self.outbox_batch_size < 1 or self.outbox_concurrency < 1:
+            raise ConfigurationError(
+                "OUTBOX_INTERVAL_SECONDS, OUTBOX_BATCH_SIZE and OUTBOX_CONCURRENCY must be at least 1"
+            )
+        if self.outbox_max_attempts < 1:
+            raise ConfigurationError("OUTBOX_MAX_ATTEMPTS must be at least 1")
+        if self.outbox_lease_seconds <= self.webhook_timeout_seconds * 2:
+            # A message is taken again only once its lease is over: a sender still waiting for its receiver
+            # must not be overtaken by a second one.
+            raise ConfigurationError("OUTBOX_LEASE_SECONDS must be more than twice WEBHOOK_TIMEOUT_SECONDS")
         if not self.database_url:
             raise ConfigurationError("DATABASE_URL is not set")
         if self.rate_limit_enabled and not self.redis_url:

@@ -189,7 +189,8 @@ def test_postgres_stopped_and_restarted_under_traffic_answers_503_and_recovers_w
     stack: RunningStack, postgres: StoppablePostgres, user: SignedInUser
 ) -> None:
     with Traffic(task_traffic(stack, user), threads=3) as traffic:
-        time.sleep(1)
+        # Traffic that already succeeds, however slow the machine is to serve its first requests.
+        wait_until(lambda: traffic.succeeding_since(0.0), RECOVERY_TIMEOUT)
         stopped_at = time.monotonic()
         postgres.stop()
         try:

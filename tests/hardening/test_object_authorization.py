@@ -20,7 +20,7 @@ import requests
 
 from local.services import LocalServices
 from tasktracker.application.auth import AuthUseCases
-from tests.support.api import Api, SignedInUser, sign_in_again, sign_up
+from tests.support.api import PUBLIC_WEBHOOK_TARGET, Api, SignedInUser, sign_in_again, sign_up
 from tests.support.snapshots import (
     Bucket,
     Figures,
@@ -89,6 +89,17 @@ class World:
         )
         return notification_id
 
+    def webhook(self) -> str:
+        # A public address as a literal: the test stack refuses private targets, and nothing is delivered here.
+        made = self.api.post(
+            "/api/v1/webhooks",
+            token=self.owner.access_token,
+            json={"url": PUBLIC_WEBHOOK_TARGET, "events": ["task.created"]},
+        )
+        assert made.status_code == 201, made.text
+        webhook_id: str = made.json()["id"]
+        return webhook_id
+
     def uploaded_ticket(self, task_id: str) -> str:
         ticket = self.api.post(
             f"/api/v1/tasks/{task_id}/attachments/upload-url", token=self.owner.access_token, json={}
@@ -108,6 +119,10 @@ class Call:
     # A call on the caller's own things only (mark all read): another user's succeeds, changing nothing of the owner's.
     # (The other user has none of their own here, so the database stays as it was.)
     other_changes_nothing: bool = False
+    # When another user's call succeeds (other_status < 400): that what it made or changed is theirs, not the owner's.
+    made_for_other: Callable[[World, requests.Response], bool] = lambda world, made: (
+        made.json().get("owner_id") == world.other.id
+    )
 
     def send(self, api: Api, method: str, token: str | None) -> requests.Response:
         return api.request(method.upper(), self.path, token=token, **self.body)
@@ -156,6 +171,28 @@ def _mark_all_read(world: World) -> Call:
     return Call("/api/v1/notifications/read-all", {}, other_status=200, other_changes_nothing=True)
 
 
+def _create_webhook(world: World) -> Call:
+    def theirs(world: World, made: requests.Response) -> bool:
+        row = world.db.execute("SELECT user_id FROM webhooks WHERE id = %s", (made.json()["id"],)).fetchone()
+        return row is not None and str(row[0]) == world.other.id
+
+    body = {"json": {"url": PUBLIC_WEBHOOK_TARGET, "events": ["task.created", "reminder.sent"]}}
+    return Call("/api/v1/webhooks", body, other_status=201, made_for_other=theirs)
+
+
+def _delete_webhook(world: World) -> Call:
+    # Another user's webhook is not theirs to learn of: 404, as a missing one.
+    return Call(f"/api/v1/webhooks/{world.webhook()}", {}, other_status=404)
+
+
+def _change_settings(world: World) -> Call:
+    def theirs(world: World, made: requests.Response) -> bool:
+        owners = world.db.execute("SELECT count(*) FROM notification_settings WHERE user_id = %s", (world.owner.id,))
+        return made.json()["email_address"] == world.other.email and owners.fetchone() == (0,)
+
+    return Call("/api/v1/notifications/settings", {"json": {"email": False}}, other_status=200, made_for_other=theirs)
+
+
 # How to make each signed-in write route's call on something the owner owns.
 RECIPES: dict[str, Callable[[World], Call]] = {
     "POST /api/v1/auth/change-password": _change_password,
@@ -169,6 +206,9 @@ RECIPES: dict[str, Callable[[World], Call]] = {
     "DELETE /api/v1/attachments/{attachment_id}": _delete_attachment,
     "POST /api/v1/notifications/{notification_id}/read": _mark_read,
     "POST /api/v1/notifications/read-all": _mark_all_read,
+    "PUT /api/v1/notifications/settings": _change_settings,
+    "POST /api/v1/webhooks": _create_webhook,
+    "DELETE /api/v1/webhooks/{webhook_id}": _delete_webhook,
 }
 
 
@@ -275,7 +315,7 @@ def test_every_write_route_refuses_every_caller_but_the_owner_and_refusals_chang
         else:
             figures.add("cases")
             made = call.send(world.api, operation.method, world.other.access_token)
-            if made.status_code != call.other_status or made.json().get("owner_id") != world.other.id:
+            if made.status_code != call.other_status or not call.made_for_other(world, made):
                 world.failures.append(f"{operation.name} by another user: {made.status_code} {made.text[:200]}")
 
         figures.add("cases")

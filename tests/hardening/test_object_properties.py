@@ -16,7 +16,7 @@ import redis
 import requests
 
 from local.services import LocalServices
-from tests.support.api import SignedInUser, assert_error, sign_in_again, sign_up, unique_email
+from tests.support.api import PUBLIC_WEBHOOK_TARGET, SignedInUser, assert_error, sign_in_again, sign_up, unique_email
 from tests.support.snapshots import (
     Bucket,
     Figures,
@@ -99,6 +99,11 @@ BODIES: dict[str, Callable[[Setting], Body]] = {
         f"/api/v1/tasks/{s.new_task()}/attachments/upload-url", {"content_type": "text/plain"}
     ),
     "POST /api/v1/tasks/{task_id}/attachments/confirm": lambda s: _confirm_body(s),
+    "PUT /api/v1/notifications/settings": lambda s: Body("/api/v1/notifications/settings", {"email": False}),
+    # A public address as a literal: the test stack refuses private targets, and nothing is delivered here.
+    "POST /api/v1/webhooks": lambda s: Body(
+        "/api/v1/webhooks", {"url": PUBLIC_WEBHOOK_TARGET, "events": ["task.created"]}
+    ),
 }
 
 

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from functions.reminders.app import SETTLE_STORAGE_EVENT, is_scheduled_event, is_storage_settlement_event
+from functions.reminders.app import (
+    DELIVER_OUTBOX_EVENT,
+    SETTLE_STORAGE_EVENT,
+    is_outbox_delivery_event,
+    is_scheduled_event,
+    is_storage_settlement_event,
+)
 from infra.aws.bundle import stage
 from tasktracker.adapters.s3.storage import BUCKET_LIFECYCLE
 from tasktracker.routes import load_routes, route_for
@@ -126,21 +132,48 @@ def test_every_api_route_belongs_to_the_function_the_router_picks() -> None:
 
 
 def _schedules() -> dict[str, dict[str, Any]]:
+    """The reminders function's schedules by the event each sends: EventBridge's own (None) or its Input."""
     events = _functions()["reminders"]["Events"].values()
-    return {event["Properties"]["Schedule"]: event["Properties"] for event in events if event["Type"] == "Schedule"}
+    return {event["Properties"].get("Input"): event["Properties"] for event in events if event["Type"] == "Schedule"}
 
 
-def test_the_reminders_function_runs_the_pass_every_five_minutes_and_the_settler_every_minute() -> None:
+def test_the_reminders_function_runs_the_pass_every_five_minutes_and_the_settler_and_outbox_every_minute() -> None:
     schedules = _schedules()
+    inputs = {json.dumps(json.loads(key), sort_keys=True): value for key, value in schedules.items() if key}
 
-    assert sorted(schedules) == ["rate(1 minute)", "rate(5 minutes)"]
-    # The pass gets EventBridge's own event (its id is the run's correlation id); the settler's rule sends the
-    # event the handler knows it by.
-    assert "Input" not in schedules["rate(5 minutes)"]
-    assert json.loads(schedules["rate(1 minute)"]["Input"]) == SETTLE_STORAGE_EVENT
+    # The pass gets EventBridge's own event (its id is the run's correlation id); the settler's and the outbox's
+    # rules send the events the handler knows them by.
+    assert len(schedules) == 3
+    assert schedules[None]["Schedule"] == "rate(5 minutes)"
+    assert inputs[json.dumps(SETTLE_STORAGE_EVENT, sort_keys=True)]["Schedule"] == "rate(1 minute)"
+    assert inputs[json.dumps(DELIVER_OUTBOX_EVENT, sort_keys=True)]["Schedule"] == "rate(1 minute)"
     assert is_scheduled_event(json.loads((EVENTS / "eventbridge-scheduled.json").read_text()))
-    assert not is_scheduled_event(SETTLE_STORAGE_EVENT)
-    assert is_storage_settlement_event(SETTLE_STORAGE_EVENT)
+    for event in (SETTLE_STORAGE_EVENT, DELIVER_OUTBOX_EVENT):
+        assert not is_scheduled_event(event)
+    assert is_storage_settlement_event(SETTLE_STORAGE_EVENT) and not is_outbox_delivery_event(SETTLE_STORAGE_EVENT)
+    assert is_outbox_delivery_event(DELIVER_OUTBOX_EVENT) and not is_storage_settlement_event(DELIVER_OUTBOX_EVENT)
+
+
+def _variables(function: str) -> dict[str, Any]:
+    variables: dict[str, Any] = _functions()[function].get("Environment", {}).get("Variables", {})
+    return variables
+
+
+def test_only_the_reminders_function_which_delivers_the_outbox_gets_the_mail_settings() -> None:
+    parameters = _template()["Parameters"]
+
+    assert parameters["SmtpUrl"]["NoEcho"] is True
+    assert {"SMTP_URL", "MAIL_FROM", "APP_BASE_URL"} <= set(_variables("reminders"))
+    assert not any("SMTP_URL" in _variables(name) for name in function_names() if name != "reminders")
+    assert "SMTP_URL" not in _template()["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def test_webhooks_may_never_aim_at_private_addresses_on_aws() -> None:
+    """Checked at creation (notifications) and at each delivery (reminders): a user's webhook must not reach the
+    VPC's database or Redis, or the instance metadata endpoint."""
+    for function in ("notifications", "reminders"):
+        assert _variables(function)["WEBHOOK_ALLOW_PRIVATE_TARGETS"] == "false", function
+    assert "WEBHOOK_ALLOW_PRIVATE_TARGETS" not in _template()["Globals"]["Function"]["Environment"]["Variables"]
 
 
 def test_only_attachments_and_tasks_may_write_the_bucket() -> None:

@@ -196,7 +196,7 @@ def test_no_image_is_given_a_real_secret() -> None:
 
 def _variables_read_by_the_code() -> set[str]:
     config = (ROOT / "layers" / "tasktracker" / "config.py").read_text()
-    return set(re.findall(r"""(?:environ\.get|_int|_flag)\(\s*"([A-Z0-9_]+)\"""", config))
+    return set(re.findall(r"""(?:environ\.get|_int|_float|_flag)\(\s*"([A-Z0-9_]+)\"""", config))
 
 
 def test_every_setting_the_functions_read_is_given_to_them() -> None:
@@ -205,6 +205,30 @@ def test_every_setting_the_functions_read_is_given_to_them() -> None:
     missing = _variables_read_by_the_code() - set(environment) - {"AWS_DEFAULT_REGION"}
 
     assert missing == set()
+
+
+def test_e_mail_goes_to_mailpit_which_keeps_one_message_per_message_id() -> None:
+    services = _services()
+    mailpit = services["mailpit"]
+
+    assert mailpit["image"].startswith("axllent/mailpit:")
+    # A resend after a lost answer carries the same Message-ID: Mailpit shows it once.
+    assert mailpit["environment"]["MP_IGNORE_DUPLICATE_IDS"] == "true"
+    assert [str(port["target"]) for port in mailpit["ports"]] == ["8025"]
+    assert services["worker"]["environment"]["SMTP_URL"] == "smtp://mailpit:1025"
+    assert services["worker"]["depends_on"]["mailpit"]["condition"] == "service_healthy"
+    assert services["worker"]["environment"]["APP_BASE_URL"] == "http://localhost:8000"
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile or "default")
+def test_webhooks_are_checked_at_creation_as_they_are_at_delivery(profile: str | None) -> None:
+    """The development stack lets webhooks aim at other containers and the host; the notifications function (which
+    checks a target when a webhook is created) and the worker (which checks it again at each delivery) must agree,
+    or a webhook would be accepted and then never delivered."""
+    services = _services(profile)
+    checking = [name for name in services if name.startswith("notifications") or name == "worker"]
+
+    assert {services[name]["environment"]["WEBHOOK_ALLOW_PRIVATE_TARGETS"] for name in checking} == {"true"}
 
 
 def test_env_example_lists_every_variable_the_compose_file_reads() -> None:

@@ -158,6 +158,11 @@ def test_prometheus_scrapes_every_function_once_and_the_worker() -> None:
         "notifications_created_total",
         "storage_changes_settled_total",
         "storage_changes_failed_total",
+        "emails_sent_total",
+        "emails_failed_total",
+        "webhook_deliveries_total",
+        "outbox_delivery_latency_seconds_bucket",
+        "outbox_delivery_runs_failed_total",
     ],
 )
 def test_the_grafana_dashboard_charts_the_metric(metric: str) -> None:
@@ -165,6 +170,18 @@ def test_the_grafana_dashboard_charts_the_metric(metric: str) -> None:
     expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
 
     assert any(metric in expression for expression in expressions)
+
+
+def test_the_grafana_dashboard_charts_every_metric_of_the_worker() -> None:
+    from prometheus_client import Metric
+
+    from tasktracker.adapters.celery.metrics import WorkerMetrics
+
+    dashboard = json.loads((ROOT / "infra" / "grafana" / "dashboards" / "tasktracker.json").read_text())
+    expressions = " ".join(target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
+    families: list[Metric] = [family for metric in vars(WorkerMetrics()).values() for family in metric.describe()]
+
+    assert [family.name for family in families if family.name not in expressions] == []
 
 
 SPA_INDEX = '<!doctype html><div id="root"></div><script type="module" src="/assets/index-3f2a9c.js"></script>'

@@ -172,9 +172,10 @@ def test_the_scheduled_event_sends_each_reminder_once_even_when_delivered_twice(
     assert second["sent"] == 0
     sent = db.execute("SELECT count(*) FROM reminder_logs WHERE task_id = %s", (task_id,)).fetchone()
     assert sent == (1,)
-    listed = api.get("/api/v1/reminders", token=user.access_token)
+    listed = api.get("/api/v1/reminders", token=user.access_token, params={"page_size": 100})
     assert listed.status_code == 200, listed.text
-    assert [item["task_id"] for item in listed.json()["items"]] == [task_id]
+    # Every reminder is listed, and other tests of the session send theirs (the outbox's e-mail test does).
+    assert [item["task_id"] for item in listed.json()["items"] if item["task_id"] == task_id] == [task_id]
 
 
 def _samples(api: LambdaApi) -> list[Any]:

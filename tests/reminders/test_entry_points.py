@@ -19,6 +19,7 @@ from local.services import LocalServices
 from tasktracker.routes import load_routes
 from tests.support.api import Api, assert_error, sign_up
 from tests.support.stack import ROOT, RunningStack, function_environment, start_stack
+from tests.support.webhook_receiver import WebhookReceiver
 
 from .conftest import Seeder, SettlerBucket, reminded
 from .processes import CeleryProcess, finished
@@ -112,6 +113,31 @@ def test_the_lambda_handler_given_the_settlers_event_settles_the_storage_outbox(
     assert reminded(rdb).logs == {}
 
 
+def test_the_lambda_handler_given_the_outboxs_event_delivers_what_is_due(
+    seed: Seeder, rdb: psycopg.Connection[Any], lambda_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.reminders.app import DELIVER_OUTBOX_EVENT, handler
+    from tasktracker.config import settings
+
+    owner = seed.user()
+    task_id = seed.task(owner, "Due on Lambda", timedelta(hours=2))
+    with WebhookReceiver() as receiver:
+        rdb.execute(
+            "INSERT INTO webhooks (id, user_id, url, events, secret) VALUES (%s, %s, %s, ARRAY['reminder.sent'], 's')",
+            (uuid.uuid4(), owner, receiver.url),
+        )
+        monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+        settings.cache_clear()
+        handler(json.loads((EVENTS / "eventbridge-scheduled.json").read_text()), None)
+
+        result = handler(dict(DELIVER_OUTBOX_EVENT), None)
+
+        assert (result["webhooks_delivered"], result["webhooks_failed"], result["emails_sent"]) == (1, 0, 0)
+        assert json.loads(json.dumps(result)) == result
+        [delivery] = receiver.received
+        assert delivery.signed_with("s") and delivery.json["data"]["id"] == str(task_id)
+
+
 def test_the_lambda_handler_sends_any_other_event_to_the_http_api(lambda_environment: None) -> None:
     from functions.reminders.app import handler
 
@@ -144,8 +170,8 @@ def test_the_cli_runs_one_pass_now_and_says_what_it_did(
 
     assert result.returncode == 0, result.stderr
     said = re.fullmatch(
-        r"Sent 2 reminders in 1 batch in \d+\.\d{3} s, notifying 2 owners in the app"
-        r" \(correlation id ([0-9a-f]{32})\)\n",
+        r"Sent 2 reminders in 1 batch in \d+\.\d{3} s, notifying 2 owners in the app;"
+        r" queued 0 e-mails and 0 webhook deliveries \(correlation id ([0-9a-f]{32})\)\n",
         result.stdout,
     )
     assert said, result.stdout

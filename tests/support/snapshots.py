@@ -171,10 +171,15 @@ class SecretWatch:
     def assert_no_secrets(self, db: psycopg.Connection) -> int:
         stored = [row[0] for row in db.execute("SELECT token_hash FROM refresh_tokens").fetchall()]
         stored += [row[0] for row in db.execute("SELECT password_hash FROM users").fetchall()]
+        # A webhook's secret is shown once, in the answer that made it, and never again.
+        webhook_secrets = [row[0] for row in db.execute("SELECT secret FROM webhooks").fetchall()]
         for where, body in self.bodies:
             assert not _ARGON2.search(body), f"a password hash left in the response to {where}"
             for secret in stored:
                 assert secret.encode() not in body, f"a stored hash left in the response to {where}"
+            if not where.startswith("POST ") or not where.rstrip("/").endswith("/api/v1/webhooks"):
+                for secret in webhook_secrets:
+                    assert secret.encode() not in body, f"a webhook's secret left in the response to {where}"
         seen = len(self.bodies)
         self.bodies.clear()
         return seen

@@ -19,10 +19,12 @@ from uuid import UUID
 from tasktracker.application.audit_trail import json_safe
 from tasktracker.application.ports import (
     AuditQuery,
+    DeliveryOutcome,
     DuePosition,
     DueTask,
     NotificationPage,
     NotificationQuery,
+    OutboxMessage,
     Page,
     PresignedUpload,
     ReminderAudit,
@@ -31,6 +33,7 @@ from tasktracker.application.ports import (
     StorageChange,
     StoredObject,
     TaskQuery,
+    WebhookEvent,
 )
 from tasktracker.domain.entities import (
     Attachment,
@@ -42,6 +45,8 @@ from tasktracker.domain.entities import (
     TaskView,
     User,
     UserSession,
+    Webhook,
+    WebhookDelivery,
     new_id,
 )
 from tasktracker.domain.enums import (
@@ -82,6 +87,12 @@ class FakeState:
     reminder_logs: dict[tuple[UUID, ReminderType], ReminderLog] = field(default_factory=dict)
     storage_changes: dict[UUID, StorageChange] = field(default_factory=dict)
     notifications: dict[UUID, Notification] = field(default_factory=dict)
+    # Users who turned e-mail off (the settings' only choice): absent means on.
+    email_off: set[UUID] = field(default_factory=set)
+    webhooks: dict[UUID, Webhook] = field(default_factory=dict)
+    # Queued deliveries: (owner, webhook, event), in order.
+    announced: list[tuple[UUID, UUID, WebhookEvent]] = field(default_factory=list)
+    emails_queued: list[DueTask] = field(default_factory=list)
 
 
 StateProvider = Callable[[], FakeState]
@@ -390,8 +401,11 @@ class FakeReminderRepository:
                 created_at=notice.created_at,
             )
             state.notifications[notification.id] = notification
+            if notice.email and item.owner_id not in state.email_off:
+                state.emails_queued.append(item)
         last = DuePosition(examined[-1].due_date, examined[-1].task_id) if examined else None
-        return ReminderBatch(claimed=claimed, examined=len(examined), last=last, notified=len(claimed))
+        emailed = sum(1 for item in claimed if notice.email and item.owner_id not in state.email_off)
+        return ReminderBatch(claimed=claimed, examined=len(examined), last=last, notified=len(claimed), emailed=emailed)
 
     def forget(self, task_id: UUID) -> None:
         self._state().reminder_logs.pop((task_id, ReminderType.DUE_SOON), None)
@@ -447,7 +461,74 @@ class FakeNotificationRepository:
         return sum(1 for row in self._state().notifications.values() if row.user_id == user_id and row.read_at is None)
 
 
-Seedable = User | RefreshToken | Task | Attachment | AuditEvent | ReminderLog | StorageChange | Notification
+class FakeNotificationSettingsRepository:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def email_enabled(self, user_id: UUID) -> bool:
+        return user_id not in self._state().email_off
+
+    def set_email(self, user_id: UUID, enabled: bool, at: datetime) -> None:
+        if enabled:
+            self._state().email_off.discard(user_id)
+        else:
+            self._state().email_off.add(user_id)
+
+
+class FakeWebhookRepository:
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def add(self, webhook: Webhook) -> None:
+        self._state().webhooks[webhook.id] = webhook
+
+    def count_for_user(self, user_id: UUID) -> int:
+        return sum(1 for webhook in self._state().webhooks.values() if webhook.user_id == user_id)
+
+    def list_for_user(self, user_id: UUID, page: int, page_size: int) -> Page[Webhook]:
+        own = sorted(
+            (webhook for webhook in self._state().webhooks.values() if webhook.user_id == user_id),
+            key=lambda webhook: (webhook.created_at, webhook.id),
+            reverse=True,
+        )
+        start = (page - 1) * page_size
+        return Page(items=own[start : start + page_size], page=page, page_size=page_size, total=len(own))
+
+    def get_for_user(self, user_id: UUID, webhook_id: UUID) -> Webhook | None:
+        found = self._state().webhooks.get(webhook_id)
+        return found if found is not None and found.user_id == user_id else None
+
+    def delete(self, webhook_id: UUID) -> None:
+        state = self._state()
+        state.webhooks.pop(webhook_id, None)
+        state.announced = [entry for entry in state.announced if entry[1] != webhook_id]
+
+    def deliveries(self, webhook_id: UUID, page: int, page_size: int) -> Page[WebhookDelivery]:
+        raise NotImplementedError("deliveries are read from the database: tests/api and tests/integration")
+
+
+class FakeOutboxRepository:
+    """Queues what the use cases announce; sending is tested against PostgreSQL (tests/integration)."""
+
+    def __init__(self, state: StateProvider) -> None:
+        self._state = state
+
+    def announce(self, owner_id: UUID, event: WebhookEvent) -> int:
+        state = self._state()
+        subscribed = [
+            webhook for webhook in state.webhooks.values() if webhook.user_id == owner_id and webhook.wants(event.type)
+        ]
+        state.announced.extend((owner_id, webhook.id, event) for webhook in subscribed)
+        return len(subscribed)
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+        raise NotImplementedError("delivery runs are tested against PostgreSQL (tests/integration)")
+
+    def record(self, outcomes: Sequence[DeliveryOutcome], at: datetime) -> None:
+        raise NotImplementedError("delivery runs are tested against PostgreSQL (tests/integration)")
+
+
+Seedable = User | RefreshToken | Task | Attachment | AuditEvent | ReminderLog | StorageChange | Notification | Webhook
 
 
 class FakeUnitOfWork:
@@ -473,6 +554,9 @@ class FakeUnitOfWork:
         self.reminders = FakeReminderRepository(self._working_state)
         self.storage_changes = FakeStorageChangeRepository(self._working_state)
         self.notifications = FakeNotificationRepository(self._working_state)
+        self.notification_settings = FakeNotificationSettingsRepository(self._working_state)
+        self.webhooks = FakeWebhookRepository(self._working_state)
+        self.outbox = FakeOutboxRepository(self._working_state)
 
     def __call__(self, *, read_only: bool = False) -> Self:
         # Use cases take a factory; handing out this one object lets tests see every transaction's outcome.
@@ -529,8 +613,10 @@ class FakeUnitOfWork:
                     state.storage_changes[entity.id] = entity
                 case Notification():
                     state.notifications[entity.id] = entity
+                case Webhook():
+                    state.webhooks[entity.id] = entity
 
-    def outbox(self) -> dict[str, set[str]]:
+    def storage_outbox(self) -> dict[str, set[str]]:
         """Committed storage changes: the keys waiting for each action."""
         waiting: dict[str, set[str]] = {}
         for change in self.committed_state.storage_changes.values():

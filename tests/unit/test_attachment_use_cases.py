@@ -56,7 +56,7 @@ def assert_nothing_kept(uow: FakeUnitOfWork, storage: FakeFileStorage) -> None:
     assert storage.objects == {}
     assert uow.committed_state.attachments == {}
     assert uow.events() == []
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 # upload
@@ -77,7 +77,7 @@ def test_upload_stores_the_object_the_row_and_an_attachment_added_event(
     assert event.details == {"filename": "Q3 report.txt", "content_type": "text/plain", "size_bytes": 16}
     # Kept at once, so nothing is left for the settler.
     assert storage.pending == set()
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_the_row_and_its_keep_are_committed_before_storage_keeps_the_file(
@@ -87,7 +87,7 @@ def test_the_row_and_its_keep_are_committed_before_storage_keeps_the_file(
 
     def look() -> None:
         seen["rows"] = [row.storage_path for row in uow.committed_state.attachments.values()]
-        seen["outbox"] = uow.outbox()
+        seen["outbox"] = uow.storage_outbox()
         seen["pending"] = set(storage.pending)
 
     storage.interleave("mark_kept", look)
@@ -96,7 +96,7 @@ def test_the_row_and_its_keep_are_committed_before_storage_keeps_the_file(
     key = attachment.storage_path
     assert seen == {"rows": [key], "outbox": {"keep": {key}}, "pending": {key}}
     assert [operation for operation, _ in storage.calls] == ["put", "mark_kept"]
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_the_storage_key_never_comes_from_the_filename(
@@ -273,14 +273,14 @@ def test_the_row_and_its_discard_are_committed_before_storage_deletes_the_file(
 
     def look() -> None:
         seen["rows"] = dict(uow.committed_state.attachments)
-        seen["outbox"] = uow.outbox()
+        seen["outbox"] = uow.storage_outbox()
 
     storage.interleave("delete_many", look)
     attachments.delete(alice.id, attachment.id)
 
     assert seen == {"rows": {}, "outbox": {"discard": {attachment.storage_path}}}
     assert storage.objects == {}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_storage_failure_after_a_delete_leaves_the_file_to_the_settler(
@@ -300,7 +300,7 @@ def test_a_storage_failure_after_a_delete_leaves_the_file_to_the_settler(
     assert uow.committed_state.attachments == {}
     assert [event.attachment_id for event in uow.events(AuditEventType.ATTACHMENT_REMOVED)] == [attachment.id]
     assert attachment.storage_path in storage.objects
-    assert uow.outbox() == {"discard": {attachment.storage_path}}
+    assert uow.storage_outbox() == {"discard": {attachment.storage_path}}
 
 
 def test_a_file_storage_refuses_to_delete_stays_in_the_outbox(
@@ -318,7 +318,7 @@ def test_a_file_storage_refuses_to_delete_stays_in_the_outbox(
 
     assert uow.committed_state.attachments == {}
     assert attachment.storage_path in storage.objects
-    assert uow.outbox() == {"discard": {attachment.storage_path}}
+    assert uow.storage_outbox() == {"discard": {attachment.storage_path}}
 
 
 def test_b_cannot_delete_an_attachment_of_a(
@@ -379,7 +379,7 @@ def test_confirm_upload_records_the_uploaded_object(
     # Copied to the attachment's own key and kept there; the upload is gone.
     assert storage.objects == {storage_key(task.id, attachment.id): Blob(b"%PDF-1.7", "application/pdf")}
     assert storage.pending == set()
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_confirm_upload_checks_that_the_object_exists(
@@ -448,7 +448,7 @@ def test_a_confirmation_that_loses_a_race_keeps_the_winners_file(
     assert list(uow.committed_state.attachments) == [attachment_id]
     assert key in storage.objects
     assert storage.pending == set()
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_confirmation_copies_the_upload_before_its_commit_and_keeps_and_discards_after_it(
@@ -461,7 +461,7 @@ def test_a_confirmation_copies_the_upload_before_its_commit_and_keeps_and_discar
 
     def look(moment: str) -> Callable[[], None]:
         def record() -> None:
-            seen[moment] = (list(uow.committed_state.attachments), uow.outbox(), set(storage.pending))
+            seen[moment] = (list(uow.committed_state.attachments), uow.storage_outbox(), set(storage.pending))
 
         return record
 
@@ -478,7 +478,7 @@ def test_a_confirmation_copies_the_upload_before_its_commit_and_keeps_and_discar
     assert seen["discard"] == ([attachment_id], {"discard": {source}}, {source})
     assert storage.objects == {key: Blob(b"data", "text/plain")}
     assert storage.pending == set()
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_form_posted_again_after_its_confirmation_never_reaches_the_confirmed_file(
@@ -515,13 +515,13 @@ def test_an_upload_storage_cannot_delete_after_its_confirmation_is_left_to_the_s
     storage.fail("delete_many")
     attachment = attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert storage.pending == {source}
-    assert uow.outbox() == {"discard": {source}}
+    assert uow.storage_outbox() == {"discard": {source}}
 
     storage.recover()
     clock.advance(minutes=1)
     SettleStorageChanges(uow, lambda: storage, clock)()
     assert list(storage.objects) == [attachment.storage_path]
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_confirmation_whose_copy_fails_records_nothing(
@@ -534,7 +534,7 @@ def test_a_confirmation_whose_copy_fails_records_nothing(
     with pytest.raises(ServiceUnavailableError):
         attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert uow.committed_state.attachments == {}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
     assert set(storage.objects) == storage.pending == {source}
 
 
@@ -588,7 +588,7 @@ def test_when_storage_cannot_keep_the_file_yet_the_upload_is_recorded_and_its_ke
     key = attachment.storage_path
     assert list(uow.committed_state.attachments) == [attachment.id]
     assert storage.pending == {key}
-    assert uow.outbox() == {"keep": {key}}
+    assert uow.storage_outbox() == {"keep": {key}}
 
     storage.recover()
     clock.advance(minutes=1)
@@ -596,7 +596,7 @@ def test_when_storage_cannot_keep_the_file_yet_the_upload_is_recorded_and_its_ke
 
     assert settled.settled == 1
     assert storage.pending == set()
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_an_upload_that_vanished_before_it_was_kept_records_nothing(
@@ -611,7 +611,7 @@ def test_an_upload_that_vanished_before_it_was_kept_records_nothing(
     assert list(error.value.details["fields"]) == ["attachment_id"]
     # The row written just before is taken back, and the trail says so.
     assert uow.committed_state.attachments == {}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
     [removed] = uow.events(AuditEventType.ATTACHMENT_REMOVED)
     assert removed.details["file_missing"] is True
 
@@ -629,14 +629,14 @@ def test_a_confirmation_whose_commit_fails_leaves_the_upload_pending_for_a_retry
     # The copy nobody records is deleted; the upload stays pending for the retry.
     assert storage.pending == set(storage.objects) == {upload_key(task.id, attachment_id)}
     assert key not in storage.objects
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
     assert "mark_kept" not in [operation for operation, _ in storage.calls]
 
     uow.commit_error = None
     attachments.confirm_upload(alice.id, task.id, attachment_id=attachment_id, filename="a.txt")
     assert list(uow.committed_state.attachments) == [attachment_id]
     assert storage.pending == set()
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 @pytest.mark.parametrize("path", ["upload", "confirm"])
@@ -666,7 +666,7 @@ def test_a_commit_that_only_seemed_to_fail_keeps_the_recorded_file(
     [attachment] = uow.committed_state.attachments.values()
     assert list(storage.objects) == [attachment.storage_path]
     assert storage.pending == set()
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_storage_failure_after_a_failed_commit_is_logged_not_raised_over_the_cause(

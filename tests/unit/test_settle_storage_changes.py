@@ -63,7 +63,7 @@ def test_a_keep_marks_the_recorded_file_kept_and_leaves_the_outbox(
 
     assert storage.pending == set()
     assert attachment.storage_path in storage.objects
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_discard_deletes_the_file_and_a_file_already_gone_counts_as_deleted(
@@ -77,7 +77,7 @@ def test_a_discard_deletes_the_file_and_a_file_already_gone_counts_as_deleted(
     assert settle() == StorageSettlement(settled=2)
 
     assert storage.objects == {}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_changes_younger_than_the_grace_are_left_to_the_request_that_wrote_them(
@@ -93,7 +93,7 @@ def test_changes_younger_than_the_grace_are_left_to_the_request_that_wrote_them(
 
     assert settle() == StorageSettlement()
     assert storage.calls == []
-    assert uow.outbox() == {"keep": {attachment.storage_path}}
+    assert uow.storage_outbox() == {"keep": {attachment.storage_path}}
 
     # Asked to take everything, as the CLI can be: the same change is carried out at once.
     assert settle(grace_seconds=0) == StorageSettlement(settled=1)
@@ -111,7 +111,7 @@ def test_a_keep_whose_row_is_gone_is_dropped_without_keeping_the_file(
 
     assert "mark_kept" not in [operation for operation, _ in storage.calls]
     assert storage.pending == {key}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_keep_and_a_later_discard_of_the_same_file_end_with_the_file_deleted(
@@ -124,7 +124,7 @@ def test_a_keep_and_a_later_discard_of_the_same_file_end_with_the_file_deleted(
     assert settle() == StorageSettlement(settled=2)
 
     assert storage.objects == {}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_failed_change_stays_with_its_attempts_and_error_and_the_next_run_retries_it(
@@ -153,7 +153,7 @@ def test_a_failed_change_stays_with_its_attempts_and_error_and_the_next_run_retr
     clock.advance(minutes=1)
     assert settle() == StorageSettlement(settled=1)
     assert storage.pending == set()
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_run_tries_each_change_once_however_many_fail(
@@ -169,7 +169,7 @@ def test_a_run_tries_each_change_once_however_many_fail(
     assert settle() == StorageSettlement(settled=1, failed=2)
 
     assert {change.attempts for change in uow.committed_state.storage_changes.values()} == {1}
-    assert uow.outbox() == {"discard": {keys[0], keys[2]}}
+    assert uow.storage_outbox() == {"discard": {keys[0], keys[2]}}
 
 
 def test_a_refused_key_of_a_batch_fails_alone(
@@ -207,7 +207,7 @@ def test_a_discard_that_keeps_failing_is_left_pending_for_storage_to_expire(
 
     assert outcomes == [StorageSettlement(failed=1), StorageSettlement(failed=1), StorageSettlement(abandoned=1)]
     assert storage.pending == {key}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
     assert any(record.levelname == "ERROR" and "expire" in record.getMessage() for record in caplog.records)
 
 
@@ -249,7 +249,7 @@ def test_a_backlog_larger_than_a_batch_is_settled_in_one_run(
 
     assert settle() == StorageSettlement(settled=5)
     assert storage.objects == {}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_the_report_carries_the_correlation_id_and_the_counts(
@@ -280,4 +280,4 @@ def test_a_file_storage_lost_after_its_row_was_recorded_is_reported(
     assert settle() == StorageSettlement(settled=1)
 
     assert any(record.levelname == "ERROR" and "missing" in record.getMessage() for record in caplog.records)
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}

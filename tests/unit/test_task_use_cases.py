@@ -287,7 +287,7 @@ def test_the_rows_and_their_discards_are_committed_before_storage_deletes_the_fi
 
     def look() -> None:
         seen["rows"] = dict(uow.committed_state.attachments)
-        seen["outbox"] = uow.outbox()
+        seen["outbox"] = uow.storage_outbox()
 
     storage.interleave("delete_many", look)
     tasks.delete(alice.id, task.id)
@@ -295,7 +295,7 @@ def test_the_rows_and_their_discards_are_committed_before_storage_deletes_the_fi
     assert seen == {"rows": {}, "outbox": {"discard": keys}}
     # One batch delete for the task's files.
     assert [operation for operation, _ in storage.calls] == ["delete_many"]
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_a_storage_failure_after_a_task_is_deleted_leaves_its_files_to_the_settler(
@@ -316,13 +316,13 @@ def test_a_storage_failure_after_a_task_is_deleted_leaves_its_files_to_the_settl
     assert uow.committed_state.tasks == {}
     assert uow.committed_state.attachments == {}
     assert attachment.storage_path in storage.objects
-    assert uow.outbox() == {"discard": {attachment.storage_path}}
+    assert uow.storage_outbox() == {"discard": {attachment.storage_path}}
 
     storage.recover()
     clock.advance(minutes=1)
     SettleStorageChanges(uow, lambda: storage, clock)()
     assert storage.objects == {}
-    assert uow.outbox() == {}
+    assert uow.storage_outbox() == {}
 
 
 def test_the_keys_a_batch_delete_refuses_stay_in_the_outbox_and_the_others_leave_it(
@@ -340,7 +340,7 @@ def test_the_keys_a_batch_delete_refuses_stay_in_the_outbox_and_the_others_leave
     tasks.delete(alice.id, task.id)
 
     assert set(storage.objects) == {refused}
-    assert uow.outbox() == {"discard": {refused}}
+    assert uow.storage_outbox() == {"discard": {refused}}
 
 
 def test_a_task_that_cannot_be_deleted_leaves_storage_and_the_outbox_alone(

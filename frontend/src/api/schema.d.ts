@@ -196,7 +196,7 @@ export interface paths {
                     user_id?: string;
                     /** @description Only events about this task */
                     task_id?: string;
-                    /** @description One or more of TASK_CREATED, TASK_UPDATED, TASK_DELETED, ATTACHMENT_ADDED, ATTACHMENT_REMOVED, REMINDER_SENT, LOGIN, PASSWORD_CHANGED, LOGOUT, comma-separated or repeated */
+                    /** @description One or more of TASK_CREATED, TASK_UPDATED, TASK_DELETED, ATTACHMENT_ADDED, ATTACHMENT_REMOVED, REMINDER_SENT, LOGIN, PASSWORD_CHANGED, LOGOUT, WEBHOOK_CREATED, WEBHOOK_DELETED, comma-separated or repeated */
                     event_type?: string[];
                     /** @description Created at or after (ISO 8601 with timezone) */
                     from?: string;
@@ -977,6 +977,126 @@ export interface paths {
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your notification settings: whether reminders also reach you by e-mail */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NotificationSettings"];
+                    };
+                };
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        /** Turn e-mail reminders on or off; reminders already sent are not affected */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NotificationSettingsChange"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NotificationSettings"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2052,6 +2172,292 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your webhooks, newest first, without their secrets */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1-based; a page past the last one is empty */
+                    page?: number;
+                    /** @description Items per page */
+                    page_size?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /** Add a webhook; its secret is in this answer only */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookCreate"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedWebhook"];
+                    };
+                };
+                /** @description The URL or the events are not valid, or the URL's host is a private address */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than any valid one (over 199936 bytes; details.max_bytes) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a webhook; deliveries not yet made are dropped with it */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    webhook_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description You have no such webhook (another user's is not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        /** A webhook's recent deliveries, newest first: event, status, attempts, last response */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1-based; a page past the last one is empty */
+                    page?: number;
+                    /** @description Items per page */
+                    page_size?: number;
+                };
+                header?: never;
+                path: {
+                    webhook_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookDeliveryPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description Not signed in; the code says why: AUTHENTICATION_REQUIRED (no bearer token), INVALID_TOKEN, TOKEN_EXPIRED (refresh it), TOKEN_REVOKED (issued before the password was changed or the account deactivated: sign in again) or ACCOUNT_DISABLED */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description You have no such webhook (another user's is not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests: the rate limit of the user, or of the address when signed out */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        /** @description Requests allowed in the window */
+                        "X-RateLimit-Limit": number;
+                        /** @description Requests left in the window */
+                        "X-RateLimit-Remaining": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -2145,7 +2551,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @enum {string} */
-            event_type: "TASK_CREATED" | "TASK_UPDATED" | "TASK_DELETED" | "ATTACHMENT_ADDED" | "ATTACHMENT_REMOVED" | "REMINDER_SENT" | "LOGIN" | "PASSWORD_CHANGED" | "LOGOUT";
+            event_type: "TASK_CREATED" | "TASK_UPDATED" | "TASK_DELETED" | "ATTACHMENT_ADDED" | "ATTACHMENT_REMOVED" | "REMINDER_SENT" | "LOGIN" | "PASSWORD_CHANGED" | "LOGOUT" | "WEBHOOK_CREATED" | "WEBHOOK_DELETED";
             /** Format: uuid */
             id: string;
             /** Format: uuid */
@@ -2168,6 +2574,16 @@ export interface components {
             /** Format: uuid */
             attachment_id: string;
             filename: string;
+        };
+        CreatedWebhook: {
+            /** Format: date-time */
+            created_at: string;
+            events: ("task.created" | "task.updated" | "task.deleted" | "attachment.added" | "attachment.removed" | "reminder.sent")[];
+            /** Format: uuid */
+            id: string;
+            /** @description Signs every delivery: X-TaskTracker-Signature is sha256=<hex HMAC-SHA256 of the raw body, keyed with this>. Shown only in this answer: keep it now. */
+            secret: string;
+            url: string;
         };
         Error: {
             error: components["schemas"]["ErrorBody"];
@@ -2220,6 +2636,16 @@ export interface components {
             total: number;
             /** @description The user's unread notifications, on all pages, whatever the filter */
             unread: number;
+        };
+        NotificationSettings: {
+            /** @description Whether due-soon reminders also go to your e-mail address (on by default) */
+            email: boolean;
+            /** @description Where they go: the address you signed up with */
+            readonly email_address?: string;
+        };
+        NotificationSettingsChange: {
+            /** @description true: e-mail reminders on; false: off */
+            email: boolean;
         };
         PaginationMetadata: {
             /** @description First available page number. */
@@ -2411,6 +2837,58 @@ export interface components {
             full_name: string | null;
             /** Format: uuid */
             id: string;
+        };
+        Webhook: {
+            /** Format: date-time */
+            created_at: string;
+            events: ("task.created" | "task.updated" | "task.deleted" | "attachment.added" | "attachment.removed" | "reminder.sent")[];
+            /** Format: uuid */
+            id: string;
+            url: string;
+        };
+        WebhookCreate: {
+            /** @description Any of task.created, task.updated, task.deleted, attachment.added, attachment.removed, reminder.sent: events of your own tasks */
+            events: ("task.created" | "task.updated" | "task.deleted" | "attachment.added" | "attachment.removed" | "reminder.sent")[];
+            /** @description An http(s) URL. One whose host resolves to a loopback, private, link-local or cloud-metadata address is refused (400 WEBHOOK_TARGET_NOT_ALLOWED). */
+            url: string;
+        };
+        WebhookDelivery: {
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** @enum {unknown} */
+            event: "task.created" | "task.updated" | "task.deleted" | "attachment.added" | "attachment.removed" | "reminder.sent";
+            /**
+             * Format: uuid
+             * @description The X-TaskTracker-Delivery header: the same on every attempt
+             */
+            id: string;
+            /** Format: date-time */
+            last_attempt_at: string | null;
+            last_error: string | null;
+            /** @description The receiver's last HTTP status; null without one */
+            last_response_code: number | null;
+            /**
+             * @description pending (waiting for an attempt, or for a retry), delivered, or failed (given up)
+             * @enum {unknown}
+             */
+            status: "pending" | "delivered" | "failed";
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            page: number;
+            page_size: number;
+            /** @description Items matching the query, on all pages */
+            total: number;
+        };
+        WebhookPage: {
+            items: components["schemas"]["Webhook"][];
+            page: number;
+            page_size: number;
+            /** @description Items matching the query, on all pages */
+            total: number;
         };
     };
     responses: {

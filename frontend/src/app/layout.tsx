@@ -26,6 +26,9 @@ export function AppLayout() {
           <NavLink to="/change-password">Change password</NavLink>
         </nav>
         <div className="user">
+          <NavLink to="/webhooks" className="header-link">
+            Webhooks
+          </NavLink>
           <NotificationBell />
           <span className="user-email" data-testid="current-user">
             {me.data?.email ?? "…"}

@@ -3,6 +3,7 @@ import { AppLayout, PublicLayout } from "@/app/layout";
 import { ChangePasswordPage, LoginPage, RegisterPage } from "@/app/routes/auth-pages";
 import { NotificationsPage } from "@/app/routes/notification-pages";
 import { AuditPage, EditTaskPage, NewTaskPage, TaskDetailPage, TaskListPage } from "@/app/routes/task-pages";
+import { WebhooksPage } from "@/app/routes/webhook-pages";
 
 const router = createBrowserRouter([
   {
@@ -23,6 +24,7 @@ const router = createBrowserRouter([
       { path: "/change-password", element: <ChangePasswordPage /> },
       { path: "/audit", element: <AuditPage /> },
       { path: "/notifications", element: <NotificationsPage /> },
+      { path: "/webhooks", element: <WebhooksPage /> },
       { path: "*", element: <Navigate to="/tasks" replace /> },
     ],
   },

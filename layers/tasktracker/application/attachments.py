@@ -18,10 +18,10 @@ from uuid import UUID
 
 from tasktracker.domain import rules
 from tasktracker.domain.entities import Attachment, Task, new_id
-from tasktracker.domain.enums import AuditEventType
+from tasktracker.domain.enums import AuditEventType, WebhookEventType
 from tasktracker.domain.errors import ConflictError, NotFoundError, ValidationError
 
-from . import audit_trail, storage_changes
+from . import audit_trail, outbox, storage_changes
 from .ports import (
     Clock,
     FileStorage,
@@ -146,6 +146,7 @@ class AttachmentUseCases:
                 attachment_id=attachment.id,
                 details={"filename": attachment.filename, "size_bytes": attachment.size_bytes},
             )
+            outbox.announce_attachment(uow, WebhookEventType.ATTACHMENT_REMOVED, user_id, attachment, now)
             change = storage_changes.new_change(attachment.storage_path, StorageAction.DISCARD, now)
             uow.storage_changes.add([change])
             uow.commit()
@@ -247,6 +248,7 @@ class AttachmentUseCases:
                     attachment_id=attachment_id,
                     details={"filename": filename, "content_type": content_type, "size_bytes": size},
                 )
+                outbox.announce_attachment(uow, WebhookEventType.ATTACHMENT_ADDED, user_id, attachment, now)
                 # With the row: once it is committed, the object must be kept, by this request or the settler.
                 uow.storage_changes.add([keep, *discards])
                 committing = True
@@ -293,10 +295,11 @@ class AttachmentUseCases:
             uow.tasks.get_for_update(attachment.task_id)
             if uow.attachments.get(attachment.id) is not None:
                 uow.attachments.delete(attachment)
+                now = self.clock.now()
                 audit_trail.record(
                     uow,
                     AuditEventType.ATTACHMENT_REMOVED,
-                    now=self.clock.now(),
+                    now=now,
                     user_id=user_id,
                     task_id=attachment.task_id,
                     attachment_id=attachment.id,
@@ -306,6 +309,8 @@ class AttachmentUseCases:
                         "file_missing": True,
                     },
                 )
+                # Its addition was announced when it committed; its end is announced too.
+                outbox.announce_attachment(uow, WebhookEventType.ATTACHMENT_REMOVED, user_id, attachment, now)
             # The upload, if any, stays pending: a retry may confirm it again until storage expires it.
             uow.storage_changes.remove([change.id for change in changes])
             uow.commit()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from tasktracker.domain.entities import Notification
+from tasktracker.domain.entities import Notification, NotificationSettings
 from tasktracker.domain.errors import NotFoundError
 
-from .ports import Clock, NotificationPage, NotificationQuery, UnitOfWorkFactory
+from .ports import Clock, NotificationPage, NotificationQuery, UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,24 @@ class NotificationUseCases:
                 raise NotFoundError("Notification not found", code="NOTIFICATION_NOT_FOUND")
             uow.commit()
         return notification
+
+    def settings(self, user_id: UUID) -> NotificationSettings:
+        with self.uow(read_only=True) as uow:
+            return self._settings(uow, user_id)
+
+    def change_settings(self, user_id: UUID, *, email: bool) -> NotificationSettings:
+        with self.uow() as uow:
+            uow.notification_settings.set_email(user_id, email, self.clock.now())
+            changed = self._settings(uow, user_id)
+            uow.commit()
+        return changed
+
+    @staticmethod
+    def _settings(uow: UnitOfWork, user_id: UUID) -> NotificationSettings:
+        user = uow.users.get(user_id)
+        if user is None:
+            raise NotFoundError("User not found", code="USER_NOT_FOUND")
+        return NotificationSettings(email=uow.notification_settings.email_enabled(user_id), email_address=user.email)
 
     def mark_all_read(self, user_id: UUID) -> AllMarkedRead:
         with self.uow() as uow:

@@ -19,14 +19,18 @@ from tasktracker.domain.entities import (
     TaskView,
     User,
     UserSession,
+    Webhook,
+    WebhookDelivery,
 )
 from tasktracker.domain.enums import (
     AuditEventType,
+    DeliveryChannel,
     NotificationType,
     ReminderType,
     TaskPriority,
     TaskStatus,
     TokenRevocation,
+    WebhookEventType,
 )
 
 from .queries import DEFAULT_PAGE_SIZE
@@ -109,6 +113,10 @@ class ReminderBatch:
     last: DuePosition | None
     # Notifications the claim wrote: one per claimed task, for its owner, in the claim's transaction.
     notified: int = 0
+    # E-mails it queued in the outbox (one per claimed task whose owner has e-mail on), and webhook deliveries
+    # (one per claimed task and webhook of its owner subscribed to reminder.sent).
+    emailed: int = 0
+    announced: int = 0
 
 
 @dataclass(frozen=True)
@@ -269,11 +277,14 @@ class ReminderAudit:
 @dataclass(frozen=True)
 class ReminderNotice:
     """The notification written for the owner of each claimed task: of `type`, titled with the task's title as
-    claimed, saying `message`, at `created_at`, unread."""
+    claimed, saying `message`, at `created_at`, unread. With `email`, an e-mail is queued in the outbox too, for
+    each owner who has not turned e-mail off; and a `reminder.sent` event for each of the owner's webhooks that
+    subscribed to it."""
 
     type: NotificationType
     message: str
     created_at: datetime
+    email: bool = False
 
 
 class ReminderRepository(Protocol):
@@ -342,6 +353,141 @@ class NotificationRepository(Protocol):
     def count_unread(self, user_id: UUID) -> int: ...
 
 
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """One e-mail of the outbox. `message_id` is derived from its outbox row (`<row-id@domain>`), so a resend
+    after a crash between the SMTP answer and the commit carries the same Message-ID and can be recognised."""
+
+    message_id: str
+    sender: str
+    to: str
+    subject: str
+    text: str
+
+
+class DeliveryFailed(Exception):
+    """A delivery attempt did not succeed. `permanent`: another attempt cannot help (an address the server
+    refused for good, a webhook target that is not allowed); otherwise it is tried again after a backoff.
+    `status`: the receiver's answer, when there was one (SMTP reply code or HTTP status)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.status = status
+
+
+class EmailSender(Protocol):
+    def send(self, email: OutgoingEmail) -> None:
+        """Hands the e-mail to the SMTP server; returns once the server accepted it. Raises DeliveryFailed."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+class WebhookSender(Protocol):
+    def post(self, request: WebhookRequest) -> int:
+        """POSTs the body to the URL with a short timeout, never following a redirect, and only to an address
+        the target policy allows (checked again at each delivery, against the address connected to); returns
+        the HTTP status. Raises DeliveryFailed when there was no answer or the target is not allowed."""
+        ...
+
+
+class WebhookTargetPolicy(Protocol):
+    def check(self, url: str) -> None:
+        """Raises ValidationError (400) when the URL is not an http(s) URL this service may call: a host that
+        resolves to a loopback, private, link-local, cloud-metadata or otherwise reserved address, unless the
+        deployment allows private targets."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """Something that happened to a user's own task, as each of their webhooks subscribed to its type receives
+    it: the same `id` for every webhook and every attempt."""
+
+    id: UUID
+    type: WebhookEventType
+    occurred_at: datetime
+    # JSON-safe: the task, or the attachment with its task's id.
+    data: dict[str, Any]
+    task_id: UUID | None = None
+
+
+class WebhookRepository(Protocol):
+    def add(self, webhook: Webhook) -> None: ...
+    def count_for_user(self, user_id: UUID) -> int: ...
+    def list_for_user(self, user_id: UUID, page: int, page_size: int) -> Page[Webhook]:
+        """The user's own, newest first."""
+        ...
+
+    def get_for_user(self, user_id: UUID, webhook_id: UUID) -> Webhook | None:
+        """None when the user has no such webhook, another user's included."""
+        ...
+
+    def delete(self, webhook_id: UUID) -> None:
+        """The webhook and its deliveries, sent or not."""
+        ...
+
+    def deliveries(self, webhook_id: UUID, page: int, page_size: int) -> Page[WebhookDelivery]:
+        """The webhook's deliveries, newest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message the outbox holds, as a delivery run claimed it: `attempts` counts this one. A webhook's
+    message names its URL and secret as they are now; an e-mail's payload holds its address and what to say."""
+
+    id: UUID
+    channel: DeliveryChannel
+    event_type: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one attempt came to. Delivered; or failed, and then tried again at `retry_at`, or (None) given up."""
+
+    message_id: UUID
+    delivered: bool
+    response_code: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+class OutboxRepository(Protocol):
+    def announce(self, owner_id: UUID, event: WebhookEvent) -> int:
+        """Queues the event for each webhook of `owner_id` subscribed to its type, in the caller's transaction
+        (so an event is queued exactly when its change commits); how many it queued."""
+        ...
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+        """Up to `limit` pending messages due by `now`, oldest due first, each with one more attempt counted and
+        not due again before `lease_until`: a run that dies after sending leaves its messages to be sent again
+        once the lease is over, never sooner. Rows another run holds are skipped."""
+        ...
+
+    def record(self, outcomes: Sequence[DeliveryOutcome], at: datetime) -> None: ...
+
+
+class NotificationSettingsRepository(Protocol):
+    def email_enabled(self, user_id: UUID) -> bool:
+        """On unless the user turned it off."""
+        ...
+
+    def set_email(self, user_id: UUID, enabled: bool, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls everything back."""
 
@@ -362,6 +508,12 @@ class UnitOfWork(Protocol):
     def storage_changes(self) -> StorageChangeRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
+    @property
+    def notification_settings(self) -> NotificationSettingsRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

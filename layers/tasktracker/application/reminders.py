@@ -24,6 +24,9 @@ class ReminderRun:
     task_ids: list[str] = field(default_factory=list)
     # Notifications written, by type: one DUE_SOON for the owner of each task reminded.
     notifications: dict[str, int] = field(default_factory=dict)
+    # Queued in the outbox: e-mails to owners, and reminder.sent deliveries to their webhooks.
+    emails_queued: int = 0
+    webhook_events_queued: int = 0
 
 
 def due_soon_message(window_seconds: int) -> str:
@@ -44,6 +47,8 @@ class ReminderPassReport:
     duration_seconds: float
     # Notifications written, by type (NotificationType's values).
     notifications: dict[str, int] = field(default_factory=dict)
+    emails_queued: int = 0
+    webhook_events_queued: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +61,8 @@ class SendReminders:
     window_seconds: int = 24 * 3600
     batch_size: int = 5000
     keep_task_ids: int = 100
+    # Queue an e-mail to each reminded owner who has not turned e-mail off: only where e-mail is set up.
+    email: bool = False
 
     def __call__(self) -> ReminderRun:
         now = self.clock.now()
@@ -67,7 +74,10 @@ class SendReminders:
             created_at=now,
         )
         notice = ReminderNotice(
-            type=NotificationType.DUE_SOON, message=due_soon_message(self.window_seconds), created_at=now
+            type=NotificationType.DUE_SOON,
+            message=due_soon_message(self.window_seconds),
+            created_at=now,
+            email=self.email,
         )
         # Where the next batch starts: after the last task the run examined, in the order the batches read
         # (due date, then id), so that a long run does not rescan what it already went through (quadratic).
@@ -78,6 +88,8 @@ class SendReminders:
             with self.uow() as uow:
                 batch = uow.reminders.claim_due_soon(now, window_end, now, self.batch_size, audit, notice, after=after)
                 uow.commit()
+            run.emails_queued += batch.emailed
+            run.webhook_events_queued += batch.announced
             if batch.notified:
                 kind = notice.type.value
                 run.notifications[kind] = run.notifications.get(kind, 0) + batch.notified
@@ -110,6 +122,8 @@ class SendReminders:
             batches=run.batches,
             duration_seconds=round(perf_counter() - started, 6),
             notifications=dict(run.notifications),
+            emails_queued=run.emails_queued,
+            webhook_events_queued=run.webhook_events_queued,
         )
         logger.info(
             "reminder pass finished",
@@ -118,6 +132,8 @@ class SendReminders:
                 "batches": report.batches,
                 "duration_seconds": report.duration_seconds,
                 "notifications": report.notifications,
+                "emails_queued": report.emails_queued,
+                "webhook_events_queued": report.webhook_events_queued,
             },
         )
         return report

@@ -9,10 +9,10 @@ from typing import Any
 from uuid import UUID
 
 from tasktracker.domain.entities import TASK_WRITABLE_FIELDS, Attachment, Task, TaskView
-from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus
+from tasktracker.domain.enums import AuditEventType, TaskPriority, TaskStatus, WebhookEventType
 from tasktracker.domain.errors import NotFoundError
 
-from . import audit_trail, storage_changes
+from . import audit_trail, outbox, storage_changes
 from .ports import Clock, FileStorage, Page, StorageAction, TaskQuery, UnitOfWork, UnitOfWorkFactory
 from .preconditions import IfMatch, ensure_current
 from .queries import check_range
@@ -67,6 +67,7 @@ class TaskUseCases:
                 task_id=task.id,
                 details={"title": task.title, "status": task.status, "priority": task.priority},
             )
+            outbox.announce_task(uow, WebhookEventType.TASK_CREATED, task, now)
             view = uow.tasks.get_view(task.id)
             uow.commit()
         assert view is not None
@@ -112,6 +113,7 @@ class TaskUseCases:
                 task_id=task_id,
                 details={"title": task.title, "attachments_removed": len(attachments)},
             )
+            outbox.announce_task(uow, WebhookEventType.TASK_DELETED, task, now)
             # The attachments' rows go with the task; their files must go too, by this request or the settler.
             discards = [
                 storage_changes.new_change(attachment.storage_path, StorageAction.DISCARD, now)
@@ -147,6 +149,7 @@ class TaskUseCases:
                     task_id=task.id,
                     details={"changes": diff},
                 )
+                outbox.announce_task(uow, WebhookEventType.TASK_UPDATED, task, task.updated_at)
             view = uow.tasks.get_view(task.id)
             uow.commit()
         assert view is not None

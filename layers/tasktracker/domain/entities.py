@@ -9,7 +9,16 @@ from typing import Any
 from uuid import UUID
 
 from . import rules
-from .enums import AuditEventType, NotificationType, ReminderType, TaskPriority, TaskStatus, TokenRevocation
+from .enums import (
+    AuditEventType,
+    DeliveryStatus,
+    NotificationType,
+    ReminderType,
+    TaskPriority,
+    TaskStatus,
+    TokenRevocation,
+    WebhookEventType,
+)
 from .errors import AuthenticationError, AuthorizationError
 
 
@@ -244,6 +253,45 @@ class Notification:
     def marked_read(self, now: datetime) -> Notification:
         """Read from now on; marking it again keeps the moment it was first read."""
         return self if self.read_at is not None else replace(self, read_at=now)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where a user wants the events of their own tasks POSTed, signed with `secret` (HMAC-SHA256 of the body).
+    The secret is shown to its user once, when the webhook is made; afterwards only the deliveries use it."""
+
+    id: UUID
+    user_id: UUID
+    url: str
+    events: tuple[WebhookEventType, ...]
+    secret: str
+    created_at: datetime
+
+    def wants(self, event_type: WebhookEventType) -> bool:
+        return event_type in self.events
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event on its way to one webhook, as its owner sees it: the same id on every attempt."""
+
+    id: UUID
+    event: WebhookEventType
+    status: DeliveryStatus
+    attempts: int
+    last_response_code: int | None
+    last_error: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """How a user wants reminders beyond the app: by e-mail (on unless they turned it off), to `email_address`."""
+
+    email: bool
+    email_address: str
 
 
 @dataclass(frozen=True)

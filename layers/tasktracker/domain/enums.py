@@ -34,10 +34,21 @@ class AuditEventType(StrEnum):
     LOGIN = "LOGIN"
     PASSWORD_CHANGED = "PASSWORD_CHANGED"
     LOGOUT = "LOGOUT"
+    WEBHOOK_CREATED = "WEBHOOK_CREATED"
+    WEBHOOK_DELETED = "WEBHOOK_DELETED"
 
 
 # Sign-ins, sign-outs and password changes are personal: only the user they concern may read them.
-PRIVATE_AUDIT_EVENT_TYPES = frozenset({AuditEventType.LOGIN, AuditEventType.LOGOUT, AuditEventType.PASSWORD_CHANGED})
+# A webhook's address is its owner's business too.
+PRIVATE_AUDIT_EVENT_TYPES = frozenset(
+    {
+        AuditEventType.LOGIN,
+        AuditEventType.LOGOUT,
+        AuditEventType.PASSWORD_CHANGED,
+        AuditEventType.WEBHOOK_CREATED,
+        AuditEventType.WEBHOOK_DELETED,
+    }
+)
 
 
 class TokenRevocation(StrEnum):
@@ -61,3 +72,29 @@ class NotificationType(StrEnum):
     """What a notification tells its user. DUE_SOON: one of their tasks is due within the reminder window."""
 
     DUE_SOON = "DUE_SOON"
+
+
+class WebhookEventType(StrEnum):
+    """What a webhook may subscribe to: changes of the subscriber's own tasks, their files, their reminders."""
+
+    TASK_CREATED = "task.created"
+    TASK_UPDATED = "task.updated"
+    TASK_DELETED = "task.deleted"
+    ATTACHMENT_ADDED = "attachment.added"
+    ATTACHMENT_REMOVED = "attachment.removed"
+    REMINDER_SENT = "reminder.sent"
+
+
+class DeliveryChannel(StrEnum):
+    """How an outbox message leaves: an e-mail over SMTP, or a signed POST to a webhook."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class DeliveryStatus(StrEnum):
+    # Waiting for its first attempt, or for its next one after a failure (with backoff).
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    # Given up on: refused for good, or every attempt used.
+    FAILED = "failed"

@@ -1,5 +1,5 @@
-"""The Celery app of the scheduler: Redis as broker, no result backend, two periodic jobs (the reminder pass
-and the storage settler).
+"""The Celery app of the scheduler: Redis as broker, no result backend, three periodic jobs (the reminder pass,
+the storage settler and the outbox's deliveries).
 
 Producers (beat, tests, tools) need only this module; the worker side registers the jobs itself with
 `tasktracker.adapters.celery.reminders.register_reminder_job` and `register_storage_job`.
@@ -13,10 +13,12 @@ from tasktracker.config import ConfigurationError, Settings
 
 SEND_REMINDERS_TASK = "tasktracker.send_reminders"
 SETTLE_STORAGE_TASK = "tasktracker.settle_storage_changes"
+DELIVER_OUTBOX_TASK = "tasktracker.deliver_outbox"
 # A queue of its own, so that another Celery app on the same Redis never takes these jobs.
 REMINDERS_QUEUE = "tasktracker.reminders"
 BEAT_ENTRY = "send-reminders"
 STORAGE_BEAT_ENTRY = "settle-storage-changes"
+DELIVERY_BEAT_ENTRY = "deliver-outbox"
 
 
 def check_retry_budget(settings: Settings) -> None:
@@ -39,6 +41,7 @@ def create_celery_app(settings: Settings) -> Celery:
     check_retry_budget(settings)
     interval = float(settings.reminder_interval_seconds)
     settle_interval = float(settings.storage_settle_interval_seconds)
+    delivery_interval = float(settings.outbox_interval_seconds)
     app = Celery("tasktracker", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_seconds},
@@ -72,6 +75,11 @@ def create_celery_app(settings: Settings) -> Celery:
                 "task": SETTLE_STORAGE_TASK,
                 "schedule": settle_interval,
                 "options": {"expires": settle_interval},
+            },
+            DELIVERY_BEAT_ENTRY: {
+                "task": DELIVER_OUTBOX_TASK,
+                "schedule": delivery_interval,
+                "options": {"expires": delivery_interval},
             },
         },
     )

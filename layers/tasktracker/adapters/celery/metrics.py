@@ -20,6 +20,9 @@ from tasktracker.domain.enums import NotificationType
 
 MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 RUN_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# From a message's creation (the reminder or change it tells of) to its delivery: seconds at the next tick, far
+# longer while a receiver is down and the backoff grows.
+DELIVERY_LATENCY_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0)
 
 
 class WorkerMetrics:
@@ -48,6 +51,34 @@ class WorkerMetrics:
             "Duration of completed reminder runs",
             registry=None,
             buckets=RUN_DURATION_BUCKETS,
+        )
+        self.emails_sent = Counter(
+            "emails_sent_total", "E-mails the SMTP server accepted (reminders to task owners)", registry=None
+        )
+        self.emails_failed = Counter(
+            "emails_failed_total",
+            "E-mail attempts that failed; each is tried again with backoff until its attempts are used up",
+            registry=None,
+        )
+        self.webhook_deliveries = Counter(
+            "webhook_deliveries_total",
+            "Webhook delivery attempts, by outcome (delivered; retrying: failed, to be tried again; failed: given up)",
+            ("status",),
+            registry=None,
+        )
+        for outcome in ("delivered", "retrying", "failed"):
+            self.webhook_deliveries.labels(outcome)
+        self.delivery_latency = Histogram(
+            "outbox_delivery_latency_seconds",
+            "From an e-mail's or webhook delivery's creation to its delivery",
+            registry=None,
+            buckets=DELIVERY_LATENCY_BUCKETS,
+        )
+        self.delivery_runs_failed = Counter(
+            "outbox_delivery_runs_failed_total",
+            "Delivery runs that ended before finishing, by reason (error, unavailable, worker_lost)",
+            ("reason",),
+            registry=None,
         )
         self.storage_settled = Counter(
             "storage_changes_settled_total",

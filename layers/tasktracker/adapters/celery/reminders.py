@@ -17,12 +17,13 @@ from celery import Celery, Task, signals
 from sqlalchemy import exc as sa_exc
 
 from tasktracker.application.context import set_correlation_id
+from tasktracker.application.outbox import DeliveryReport
 from tasktracker.application.reminders import ReminderPassReport
 from tasktracker.application.storage_changes import StorageSettlementReport
 from tasktracker.config import Settings
 from tasktracker.domain.errors import ServiceUnavailableError
 
-from .app import SEND_REMINDERS_TASK, SETTLE_STORAGE_TASK
+from .app import DELIVER_OUTBOX_TASK, SEND_REMINDERS_TASK, SETTLE_STORAGE_TASK
 from .heartbeat import Heartbeat
 from .metrics import MetricsDirectory, WorkerMetrics, serve_metrics
 
@@ -119,7 +120,7 @@ class ReminderWorker:
             self._metrics_directory.remove()
 
     def on_task_prerun(self, sender: Any = None, task_id: str | None = None, **_: Any) -> None:
-        if _is_reminder_job(sender) or _is_storage_job(sender):
+        if _is_reminder_job(sender) or _is_storage_job(sender) or _is_delivery_job(sender):
             # Before the body runs, so that even a failure to start is logged under this run's id.
             set_correlation_id(task_id)
 
@@ -141,6 +142,13 @@ class ReminderWorker:
     def on_task_failure(
         self, sender: Any = None, task_id: str | None = None, exception: BaseException | None = None, **_: Any
     ) -> None:
+        if _is_delivery_job(sender) and exception is not None:
+            set_correlation_id(task_id)
+            # The messages stay in the outbox, each with its attempts; the next run, seconds later, takes them.
+            logger.error("outbox delivery run failed", extra={"error": describe(exception)})
+            if self.metrics is not None:
+                self.metrics.delivery_runs_failed.labels(settlement_failure_reason(exception)).inc()
+            return
         if _is_storage_job(sender) and exception is not None:
             set_correlation_id(task_id)
             reason = settlement_failure_reason(exception)
@@ -181,6 +189,17 @@ class ReminderWorker:
                 self.metrics.notifications_created.labels(kind).inc(created)
             self.metrics.run_duration.observe(report.duration_seconds)
 
+    def record_delivery(self, report: DeliveryReport) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.emails_sent.inc(report.emails_sent)
+        self.metrics.emails_failed.inc(report.emails_failed)
+        self.metrics.webhook_deliveries.labels("delivered").inc(report.webhooks_delivered)
+        self.metrics.webhook_deliveries.labels("retrying").inc(report.webhooks_failed - report.webhooks_given_up)
+        self.metrics.webhook_deliveries.labels("failed").inc(report.webhooks_given_up)
+        for seconds in report.latencies:
+            self.metrics.delivery_latency.observe(seconds)
+
     def record_settlement(self, report: StorageSettlementReport) -> None:
         if self.metrics is not None:
             self.metrics.storage_settled.inc(report.settled)
@@ -194,6 +213,10 @@ def _is_reminder_job(sender: Any) -> bool:
 
 def _is_storage_job(sender: Any) -> bool:
     return getattr(sender, "name", None) == SETTLE_STORAGE_TASK
+
+
+def _is_delivery_job(sender: Any) -> bool:
+    return getattr(sender, "name", None) == DELIVER_OUTBOX_TASK
 
 
 def register_reminder_job(app: Celery, settings: Settings, run_pass: RunPass) -> ReminderWorker:
@@ -217,6 +240,9 @@ def register_reminder_job(app: Celery, settings: Settings, run_pass: RunPass) ->
     def send_reminders(self: Task[[], dict[str, Any]]) -> dict[str, Any]:
         report = run_pass(str(self.request.id))
         worker.record(report)
+        if report.emails_queued or report.webhook_events_queued:
+            # What the pass queued leaves now rather than at the next delivery tick.
+            app.send_task(DELIVER_OUTBOX_TASK)
         return report.as_dict()
 
     return worker

@@ -23,17 +23,20 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tasktracker.application.ports import StorageAction
 from tasktracker.domain.enums import (
     AuditEventType,
+    DeliveryChannel,
+    DeliveryStatus,
     NotificationType,
     ReminderType,
     TaskPriority,
     TaskStatus,
     TokenRevocation,
+    WebhookEventType,
 )
 
 NAMING_CONVENTION = {
@@ -312,6 +315,93 @@ Index(
     NotificationRow.created_at.desc(),
     NotificationRow.id.desc(),
     postgresql_where=NotificationRow.read_at.is_(None),
+)
+
+
+class NotificationSettingsRow(Base):
+    """A user's choices beyond the app; no row means the defaults (e-mail on)."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    email: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    updated_at: Mapped[datetime] = _timestamp()
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
+    secret: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = _timestamp()
+
+    __table_args__ = (
+        CheckConstraint("cardinality(events) > 0", name="events_not_empty"),
+        CheckConstraint(
+            f"events <@ ARRAY[{', '.join(repr(kind.value) for kind in WebhookEventType)}]::varchar[]",
+            name="events_known",
+        ),
+    )
+
+
+# A user's webhooks, newest first; and the ones an event of theirs goes to, found by the same index.
+Index("ix_webhooks_user_id_created_at_id", WebhookRow.user_id, WebhookRow.created_at.desc(), WebhookRow.id.desc())
+
+
+class OutboxMessageRow(Base):
+    """The delivery outbox: e-mails and webhook deliveries, written in the transaction of what they tell of, sent
+    afterwards by the delivery job, which retries with backoff. A webhook's deliveries go with it."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), nullable=False)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    webhook_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhooks.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    # No foreign key: a task.deleted event outlives its task.
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = _timestamp()
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_response_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _timestamp()
+
+    __table_args__ = (
+        CheckConstraint(_one_of("channel", DeliveryChannel), name="channel_known"),
+        CheckConstraint(_one_of("status", DeliveryStatus), name="status_known"),
+        CheckConstraint("(channel = 'webhook') = (webhook_id IS NOT NULL)", name="webhook_iff_channel"),
+        # The delivery job reads only what is pending, soonest due first.
+        Index(
+            "ix_outbox_messages_pending_next_attempt_at",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_outbox_messages_user_id", "user_id"),
+    )
+
+
+# A webhook's recent deliveries, newest first; deleting a webhook finds its deliveries by it too.
+Index(
+    "ix_outbox_messages_webhook_id_created_at_id",
+    OutboxMessageRow.webhook_id,
+    OutboxMessageRow.created_at.desc(),
+    OutboxMessageRow.id.desc(),
 )
 
 

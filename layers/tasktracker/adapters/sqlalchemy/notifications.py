@@ -7,13 +7,14 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tasktracker.application.ports import NotificationPage, NotificationQuery
 from tasktracker.domain.entities import Notification
 from tasktracker.domain.enums import NotificationType
 
 from .base import SqlRepository, page_of
-from .models import NotificationRow
+from .models import NotificationRow, NotificationSettingsRow
 
 
 def _entity(row: Any) -> Notification:
@@ -96,3 +97,18 @@ class SqlNotificationRepository(SqlRepository):
             .where(NotificationRow.user_id == user_id, NotificationRow.read_at.is_(None))
         ).scalar_one()
         return int(count)
+
+
+class SqlNotificationSettingsRepository(SqlRepository):
+    def email_enabled(self, user_id: UUID) -> bool:
+        enabled = self.session.execute(
+            select(NotificationSettingsRow.email).where(NotificationSettingsRow.user_id == user_id)
+        ).scalar_one_or_none()
+        return True if enabled is None else bool(enabled)
+
+    def set_email(self, user_id: UUID, enabled: bool, at: datetime) -> None:
+        self.session.execute(
+            pg_insert(NotificationSettingsRow)
+            .values(user_id=user_id, email=enabled, updated_at=at)
+            .on_conflict_do_update(index_elements=["user_id"], set_={"email": enabled, "updated_at": at})
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import cast, delete, exists, func, insert, literal, null, select, text, true, tuple_
+from sqlalchemy import DateTime, Text, cast, delete, exists, func, insert, literal, null, select, text, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -18,10 +18,31 @@ from tasktracker.application.ports import (
     ReminderNotice,
     SentReminder,
 )
-from tasktracker.domain.enums import AuditEventType, ReminderType, TaskStatus
+from tasktracker.domain.enums import AuditEventType, DeliveryChannel, ReminderType, TaskStatus, WebhookEventType
 
 from .base import SqlRepository, page_of
-from .models import AuditEventRow, NotificationRow, ReminderLogRow, TaskRow
+from .models import (
+    AuditEventRow,
+    NotificationRow,
+    NotificationSettingsRow,
+    OutboxMessageRow,
+    ReminderLogRow,
+    TaskRow,
+    UserRow,
+    WebhookRow,
+)
+
+OUTBOX_COLUMNS = [
+    "id",
+    "channel",
+    "user_id",
+    "webhook_id",
+    "event_type",
+    "task_id",
+    "payload",
+    "next_attempt_at",
+    "created_at",
+]
 
 
 class SqlReminderRepository(SqlRepository):
@@ -94,7 +115,7 @@ class SqlReminderRepository(SqlRepository):
                 select(due.c.id, literal(ReminderType.DUE_SOON.value), literal(sent_at)),
             )
             .on_conflict_do_nothing(index_elements=["task_id", "reminder_type"])
-            .returning(ReminderLogRow.task_id)
+            .returning(ReminderLogRow.task_id, ReminderLogRow.id)
             .cte("claimed")
         )
         # The events are written by the same statement, so that a batch of thousands never travels through
@@ -136,6 +157,85 @@ class SqlReminderRepository(SqlRepository):
             .returning(NotificationRow.task_id)
             .cte("notified")
         )
+        # Beyond the app, by the same statement and for the same claimed rows: an e-mail for each owner who has
+        # not turned e-mail off (when e-mail is set up), and a reminder.sent event for each of the owner's webhooks
+        # subscribed to it, whose id is the reminder's (its log row's), the same for every webhook.
+        at = cast(literal(notice.created_at), DateTime(timezone=True))
+        reminded_task = func.jsonb_build_object(
+            "id", due.c.id, "title", due.c.title, "due_date", due.c.due_date, "owner_id", due.c.owner_id
+        )
+        emailed = (
+            insert(OutboxMessageRow)
+            .from_select(
+                OUTBOX_COLUMNS,
+                select(
+                    func.gen_random_uuid(),
+                    literal(DeliveryChannel.EMAIL.value),
+                    due.c.owner_id,
+                    null(),
+                    literal(WebhookEventType.REMINDER_SENT.value),
+                    due.c.id,
+                    func.jsonb_build_object(
+                        "to",
+                        UserRow.email,
+                        "task_id",
+                        due.c.id,
+                        "title",
+                        due.c.title,
+                        "due_date",
+                        due.c.due_date,
+                        "message",
+                        cast(literal(notice.message), Text),
+                    ),
+                    at,
+                    at,
+                )
+                .select_from(
+                    due.join(claimed, claimed.c.task_id == due.c.id)
+                    .join(UserRow, UserRow.id == due.c.owner_id)
+                    .outerjoin(NotificationSettingsRow, NotificationSettingsRow.user_id == due.c.owner_id)
+                )
+                .where(literal(notice.email), func.coalesce(NotificationSettingsRow.email, true())),
+            )
+            .returning(OutboxMessageRow.task_id)
+            .cte("emailed")
+        )
+        announced = (
+            insert(OutboxMessageRow)
+            .from_select(
+                OUTBOX_COLUMNS,
+                select(
+                    func.gen_random_uuid(),
+                    literal(DeliveryChannel.WEBHOOK.value),
+                    WebhookRow.user_id,
+                    WebhookRow.id,
+                    literal(WebhookEventType.REMINDER_SENT.value),
+                    due.c.id,
+                    func.jsonb_build_object(
+                        "id",
+                        claimed.c.id,
+                        "type",
+                        literal(WebhookEventType.REMINDER_SENT.value),
+                        "occurred_at",
+                        cast(literal(notice.created_at.isoformat()), Text),
+                        "data",
+                        reminded_task.op("||")(
+                            func.jsonb_build_object("reminder_type", literal(ReminderType.DUE_SOON.value))
+                        ),
+                    ),
+                    at,
+                    at,
+                ).select_from(
+                    due.join(claimed, claimed.c.task_id == due.c.id).join(
+                        WebhookRow,
+                        (WebhookRow.user_id == due.c.owner_id)
+                        & WebhookRow.events.contains([WebhookEventType.REMINDER_SENT.value]),
+                    )
+                ),
+            )
+            .returning(OutboxMessageRow.task_id)
+            .cte("announced")
+        )
         # psycopg prepares a statement run often, and PostgreSQL may then reuse a generic plan made without
         # the window's dates or the batch size: for this statement one that probes the growing reminder_logs
         # row by row, a pass slowing from seconds to minutes. Each batch is planned for its own values.
@@ -154,11 +254,13 @@ class SqlReminderRepository(SqlRepository):
                 due.c.due_date,
                 recorded.c.task_id.is_not(None).label("claimed"),
                 notified.c.task_id.is_not(None).label("notified"),
+                emailed.c.task_id.is_not(None).label("emailed"),
+                select(func.count()).select_from(announced).scalar_subquery().label("announced"),
             )
             .select_from(
-                examined.outerjoin(
-                    due.join(recorded, recorded.c.task_id == due.c.id), due.c.id == examined.c.id
-                ).outerjoin(notified, notified.c.task_id == examined.c.id)
+                examined.outerjoin(due.join(recorded, recorded.c.task_id == due.c.id), due.c.id == examined.c.id)
+                .outerjoin(notified, notified.c.task_id == examined.c.id)
+                .outerjoin(emailed, emailed.c.task_id == examined.c.id)
             )
             .order_by(examined.c.due_date, examined.c.id)
         ).all()
@@ -171,6 +273,8 @@ class SqlReminderRepository(SqlRepository):
             examined=len(rows),
             last=DuePosition(rows[-1].examined_due_date, rows[-1].id) if rows else None,
             notified=sum(1 for row in rows if row.notified),
+            emailed=sum(1 for row in rows if row.emailed),
+            announced=int(rows[0].announced) if rows else 0,
         )
 
     def forget(self, task_id: UUID) -> None:

@@ -10,12 +10,14 @@ from tasktracker.domain.errors import ConflictError, ServiceUnavailableError
 
 from .attachments import SqlAttachmentRepository
 from .audit import SqlAuditLog
-from .notifications import SqlNotificationRepository
+from .notifications import SqlNotificationRepository, SqlNotificationSettingsRepository
+from .outbox import SqlOutboxRepository
 from .refresh_tokens import SqlRefreshTokenRepository
 from .reminders import SqlReminderRepository
 from .storage_changes import SqlStorageChangeRepository
 from .tasks import SqlTaskRepository
 from .users import SqlUserRepository
+from .webhooks import SqlWebhookRepository
 
 
 class SqlAlchemyUnitOfWork:
@@ -30,6 +32,9 @@ class SqlAlchemyUnitOfWork:
     reminders: SqlReminderRepository
     storage_changes: SqlStorageChangeRepository
     notifications: SqlNotificationRepository
+    notification_settings: SqlNotificationSettingsRepository
+    webhooks: SqlWebhookRepository
+    outbox: SqlOutboxRepository
 
     def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False):
         self._sessions = sessions
@@ -48,6 +53,9 @@ class SqlAlchemyUnitOfWork:
         self.reminders = SqlReminderRepository(self.session)
         self.storage_changes = SqlStorageChangeRepository(self.session)
         self.notifications = SqlNotificationRepository(self.session)
+        self.notification_settings = SqlNotificationSettingsRepository(self.session)
+        self.webhooks = SqlWebhookRepository(self.session)
+        self.outbox = SqlOutboxRepository(self.session)
         return self
 
     def __exit__(

@@ -1,3 +1,4 @@
+import type { ReactNode } from "react";
 import { Link, useSearchParams } from "react-router";
 import { EmptyState } from "@/components/empty-state";
 import { Spinner } from "@/components/spinner";
@@ -7,8 +8,11 @@ import { formatDateTime, humanize } from "@/lib/format";
 
 const PAGE_SIZE = 20;
 
-/** The user's notifications, newest first; the filter and the page live in the URL (?unread=true&page=2). */
-export function NotificationList() {
+/**
+ * The user's notifications, newest first; the filter and the page live in the URL (?unread=true&page=2).
+ * `settings` shows under the title, above the list, where it is seen without scrolling through the pages.
+ */
+export function NotificationList({ settings }: { settings?: ReactNode }) {
   const [params, setParams] = useSearchParams();
   const page = Math.max(1, Number(params.get("page")) || 1);
   const unreadOnly = params.get("unread") === "true";
@@ -48,6 +52,7 @@ export function NotificationList() {
           Mark all read
         </button>
       </div>
+      {settings}
       <div className="segmented" role="group" aria-label="Show">
         <button type="button" className="button small" aria-pressed={!unreadOnly} onClick={() => show({ unread: false })}>
           All

@@ -1,0 +1,5 @@
+import { Webhooks } from "@/features/webhooks/components/webhooks";
+
+export function WebhooksPage() {
+  return <Webhooks />;
+}

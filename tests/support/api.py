@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+import pytest
 import requests
 
 DEFAULT_PASSWORD = "correct horse battery"
@@ -94,3 +97,12 @@ PUBLIC_WEBHOOK_TARGET = "http://93.184.216.34/hooks/tasks"
 
 def forget_public_webhooks(db: Any) -> None:
     db.execute("DELETE FROM webhooks WHERE url LIKE %s", ("http://93.184.216.34/%",))
+
+
+@pytest.fixture(autouse=True)
+def no_webhook_left_for_delivery(database_url: str) -> Iterator[None]:
+    """Webhooks a test aimed at a public address go with the test, before a delivery run could call it. Autouse
+    where a conftest imports it: the suites whose tests make such webhooks."""
+    yield
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        forget_public_webhooks(connection)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TypeVar
 
 # Room for the multipart envelope around an upload of max_upload_bytes. The router and the attachments
 # function refuse bodies larger than max_upload_bytes + this before reading them; the exact file size is
@@ -20,24 +22,25 @@ class ConfigurationError(RuntimeError):
     pass
 
 
-def _int(name: str, default: int) -> int:
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(name: str, default: _Number, parse: Callable[[str], _Number], expected: str) -> _Number:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+        raise ConfigurationError(f"{name} must be {expected}, not {raw!r}") from None
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default, int, "a whole number")
 
 
 def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    return _number(name, default, float, "a number")
 
 
 def _flag(name: str, default: bool) -> bool:

@@ -253,8 +253,7 @@ class DeliverOutbox:
         if message.channel is DeliveryChannel.EMAIL:
             if self.email_sender is None:
                 raise DeliveryFailed("e-mail is not set up (SMTP_URL)", permanent=False)
-            self.email_sender().send(reminder_email(message, self.mail_from, self.app_base_url))
-            return 250
+            return self.email_sender().send(reminder_email(message, self.mail_from, self.app_base_url))
         if message.webhook_url is None or message.webhook_secret is None:
             raise DeliveryFailed("the webhook is gone", permanent=True)
         body = webhook_body(message.payload)

@@ -378,8 +378,9 @@ class DeliveryFailed(Exception):
 
 
 class EmailSender(Protocol):
-    def send(self, email: OutgoingEmail) -> None:
-        """Hands the e-mail to the SMTP server; returns once the server accepted it. Raises DeliveryFailed."""
+    def send(self, email: OutgoingEmail) -> int:
+        """Hands the e-mail to the SMTP server; returns once the server accepted it, with the code of its reply to
+        the message. Raises DeliveryFailed."""
         ...
 
 

@@ -13,14 +13,34 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tasktracker.application.ports import DeliveryFailed, OutgoingEmail
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 STARTTLS_MODES = ("auto", "required")
 # The server wants a login this sender was not configured with: a setting to fix, the message can wait for it.
 AUTHENTICATION_REQUIRED = 530
+
+
+class _Client(smtplib.SMTP):
+    """smtplib's client, keeping the server's reply code to the message itself (after its DATA): `sendmail`
+    checks it and returns only the refused recipients."""
+
+    message_reply_code: int
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        code, reply = super().data(msg)
+        self.message_reply_code = code
+        return code, reply
+
+
+class _TlsClient(smtplib.SMTP_SSL, _Client):
+    """The same in TLS from the first byte (smtps://): SMTP_SSL's connection, the reply kept as above."""
 
 
 class SmtpEmailSender:
@@ -65,7 +85,7 @@ class SmtpEmailSender:
         user = f"{self.user}@" if self.user else ""
         return f"SmtpEmailSender({'smtps' if self.implicit_tls else 'smtp'}://{user}{self.host}:{self.port})"
 
-    def send(self, email: OutgoingEmail) -> None:
+    def send(self, email: OutgoingEmail) -> int:
         try:
             message = build_message(email)
         except ValueError as exc:
@@ -81,6 +101,7 @@ class SmtpEmailSender:
         try:
             self._prepare(client)
             client.send_message(message, from_addr=sender, to_addrs=[recipient])
+            return client.message_reply_code
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise _refusal(f"{where} refused the recipient", code, reply) from None
@@ -100,16 +121,16 @@ class SmtpEmailSender:
         finally:
             _close(client)
 
-    def _open(self) -> smtplib.SMTP:
+    def _open(self) -> _Client:
         if self.implicit_tls:
-            return smtplib.SMTP_SSL(
+            return _TlsClient(
                 self.host,
                 self.port,
                 local_hostname=self.local_hostname,
                 timeout=self.timeout_seconds,
                 context=self.ssl_context,
             )
-        return smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout_seconds)
+        return _Client(self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout_seconds)
 
     def _prepare(self, client: smtplib.SMTP) -> None:
         """EHLO, STARTTLS when it applies, and the login when the URL has a user."""

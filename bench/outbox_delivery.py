@@ -20,13 +20,14 @@ import multiprocessing
 import smtplib
 import statistics
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from http.client import HTTPConnection
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -35,6 +36,7 @@ from tasktracker.adapters.sqlalchemy.migrate import upgrade
 from tasktracker.application.outbox import webhook_body
 from tasktracker.bootstrap.reminders import deliver_outbox, send_reminders
 from tasktracker.config import Settings
+from tests.support.webhook_receiver import WebhookReceiver
 
 CONCURRENCY = 8
 USERS = 100
@@ -76,35 +78,22 @@ FROM generate_series(1, %(due)s) AS n JOIN (SELECT row_number() OVER () AS k, * 
 
 
 def _receive(ready: Any, folder: str) -> None:
-    """The peers: an HTTP receiver answering 200 at once, and the project's local mail server."""
+    """The peers: the tests' webhook receiver (answering 200 at once), and the project's local mail server."""
     from local.mail_sink import MailSink
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    with MailSink(folder) as mail:
-        ready.send((server.server_address[1], mail.smtp_port))
-        server.serve_forever()
+    with WebhookReceiver() as receiver, MailSink(folder) as mail:
+        ready.send((receiver.url, mail.smtp_port))
+        # Until the bench kills this process: both serve from threads of their own.
+        threading.Event().wait()
 
 
 def _floor(webhook_url: str, smtp_port: int, bodies: list[bytes], emails: int) -> float:
     """The same POSTs and e-mails, by the same number of threads, a new connection each as the sender makes."""
-    host, port = webhook_url.split("//")[1].split("/")[0].split(":")
+    target = urlsplit(webhook_url)
 
     def post(body: bytes) -> None:
-        connection = HTTPConnection(host, int(port), timeout=5)
-        connection.request("POST", "/hooks", body=body, headers={"Content-Type": "application/json"})
+        connection = HTTPConnection(target.netloc, timeout=5)
+        connection.request("POST", target.path, body=body, headers={"Content-Type": "application/json"})
         connection.getresponse().read()
         connection.close()
 
@@ -133,8 +122,7 @@ def measure(webhooks: int, emails: int, due: int) -> dict[str, float | int]:
         peers = context.Process(target=_receive, args=(there, str(Path(folder) / "mail")), daemon=True)
         peers.start()
         try:
-            http_port, smtp_port = here.recv()
-            webhook_url = f"http://127.0.0.1:{http_port}/hooks"
+            webhook_url, smtp_port = here.recv()
             upgrade(url)
             settings = Settings(
                 environment="test",

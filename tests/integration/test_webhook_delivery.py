@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -205,6 +206,26 @@ def test_a_receiver_that_never_answers_fails_for_now_within_the_timeout() -> Non
         elapsed = time.monotonic() - started
     assert failed.value.permanent is False
     assert TIMEOUT * 0.8 < elapsed < TIMEOUT * 2 + 1
+
+
+def test_one_thread_watches_the_deadlines_of_all_a_senders_deliveries(
+    receivers: Callable[..., Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = receivers()
+    started_by_senders: list[threading.Thread] = []
+    start = threading.Thread.start
+
+    def recording_start(thread: threading.Thread) -> None:
+        if threading.current_thread().name.startswith("sender"):
+            started_by_senders.append(thread)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recording_start)
+    sender = local_sender()
+    with ThreadPoolExecutor(4, thread_name_prefix="sender") as pool:
+        statuses = list(pool.map(lambda _: sender.post(WebhookRequest(receiver.url(), BODY, HEADERS)), range(20)))
+    assert statuses == [200] * 20 and len(receiver.received) == 20
+    assert len(started_by_senders) == 1
 
 
 def serve_raw(answer: Callable[[socket.socket], None]) -> tuple[socket.socket, threading.Event]:

@@ -4,6 +4,13 @@ The host is resolved and every address checked at each delivery, and the connect
 addresses checked, never to the name: a host that answered DNS with a public address when the URL was saved
 (or a moment ago) and with 127.0.0.1 now (DNS rebinding) is refused, and cannot switch between the check and
 the connection. The URL's host still goes in the Host header, and for https in SNI and the certificate check.
+
+A connection is not kept for the next delivery to the same address, though that would save a handshake: a
+receiver may close a kept connection whenever it is idle, and a POST written to it just then fails without telling
+whether the receiver got it. HTTP clients answer that by sending the request again on a new connection, which is
+not safe for a POST; without that, a receiver's idle timeout would turn into failed attempts and their backoff.
+A connection of its own that cannot be made means nothing was sent. And an answer not read to its end (longer
+than MAX_RESPONSE_BYTES, or cut at the deadline) would leave a kept connection unusable anyway.
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass, field
 from http.client import HTTPException
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -31,6 +40,9 @@ USER_AGENT = "TaskTracker-Webhooks/1"
 _SENDER_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 # CertificateError: urllib3's own check of the name, a ValueError rather than an SSLError.
 _TRANSPORT_ERRORS = (OSError, HTTPException, HTTPError, CertificateError)
+# How long the deadline watchdog's thread waits for another delivery before it ends (the next one starts it
+# again): longer than the pause between a run's batches, short enough not to outlive the run by much.
+WATCHDOG_IDLE_SECONDS = 1.0
 
 
 class HttpWebhookSender:
@@ -43,6 +55,7 @@ class HttpWebhookSender:
         self.policy = policy
         self.timeout_seconds = timeout_seconds
         self.ca_certs = ca_certs
+        self._watchdog = _Watchdog(WATCHDOG_IDLE_SECONDS)
 
     def post(self, request: WebhookRequest) -> int:
         started = time.monotonic()
@@ -54,43 +67,35 @@ class HttpWebhookSender:
             raise DeliveryFailed(exc.message, permanent=True) from None
         headers = self._headers(request, resolved)
         connection = self._connect(resolved, started + self.timeout_seconds)
-        cut = threading.Event()
-        watchdog = threading.Timer(
-            max(0.0, started + 2 * self.timeout_seconds - time.monotonic()), _cut, (connection, cut)
-        )
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            connection.request(
-                "POST",
-                resolved.target.target,
-                body=request.body,
-                headers=headers,
-                preload_content=False,
-                decode_content=False,
-            )
-            response = connection.getresponse()
-            if cut.is_set():
-                # http.client reads the end of the stream as the end of the headers: a head cut short by the
-                # deadline would pass for a whole one.
-                raise TimeoutError
-            # The status is the answer: a receiver that then fails to send its body still answered.
-            with suppress(*_TRANSPORT_ERRORS):
-                response.read(MAX_RESPONSE_BYTES, decode_content=False)
-            return response.status
-        except _TRANSPORT_ERRORS as exc:
-            if cut.is_set():
-                raise DeliveryFailed(
-                    f"{resolved.target.host} did not answer within {2 * self.timeout_seconds:g} s"
-                ) from None
-            raise DeliveryFailed(f"{resolved.target.host} did not answer: {_describe(exc)}") from None
-        except ValueError as exc:
-            # http.client refuses a header that would break the request (a newline in it). Caught after the
-            # transport errors, since some of those are ValueErrors too.
-            raise DeliveryFailed(f"The request cannot be sent: {exc}", permanent=True) from None
-        finally:
-            watchdog.cancel()
-            connection.close()
+        with closing(connection), self._watchdog.watching(connection, started + 2 * self.timeout_seconds) as cut:
+            try:
+                connection.request(
+                    "POST",
+                    resolved.target.target,
+                    body=request.body,
+                    headers=headers,
+                    preload_content=False,
+                    decode_content=False,
+                )
+                response = connection.getresponse()
+                if cut.is_set():
+                    # http.client reads the end of the stream as the end of the headers: a head cut short by the
+                    # deadline would pass for a whole one.
+                    raise TimeoutError
+                # The status is the answer: a receiver that then fails to send its body still answered.
+                with suppress(*_TRANSPORT_ERRORS):
+                    response.read(MAX_RESPONSE_BYTES, decode_content=False)
+                return response.status
+            except _TRANSPORT_ERRORS as exc:
+                if cut.is_set():
+                    raise DeliveryFailed(
+                        f"{resolved.target.host} did not answer within {2 * self.timeout_seconds:g} s"
+                    ) from None
+                raise DeliveryFailed(f"{resolved.target.host} did not answer: {_describe(exc)}") from None
+            except ValueError as exc:
+                # http.client refuses a header that would break the request (a newline in it). Caught after the
+                # transport errors, since some of those are ValueErrors too.
+                raise DeliveryFailed(f"The request cannot be sent: {exc}", permanent=True) from None
 
     def _headers(self, request: WebhookRequest, resolved: ResolvedTarget) -> dict[str, str]:
         headers = {name: value for name, value in request.headers.items() if name.lower() not in _SENDER_HEADERS}
@@ -140,10 +145,68 @@ class HttpWebhookSender:
         )
 
 
-def _cut(connection: HTTPConnection, cut: threading.Event) -> None:
+@dataclass(eq=False)
+class _Exchange:
+    connection: HTTPConnection
+    deadline: float
+    cut: threading.Event = field(default_factory=threading.Event)
+
+
+class _Watchdog:
+    """Cuts each delivery that outlives its deadline, for all the threads of one sender: a single thread rather
+    than a timer (a thread) per message. It starts with the first delivery and ends after `idle_seconds` without
+    any."""
+
+    def __init__(self, idle_seconds: float):
+        self.idle_seconds = idle_seconds
+        self._changed = threading.Condition()
+        self._watched: set[_Exchange] = set()
+        self._running = False
+
+    @contextmanager
+    def watching(self, connection: HTTPConnection, deadline: float) -> Iterator[threading.Event]:
+        """Yields the event set when the exchange was cut. Once this ends, `connection` is never touched again,
+        so it can be closed."""
+        exchange = _Exchange(connection, deadline)
+        with self._changed:
+            self._watched.add(exchange)
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="webhook-watchdog", daemon=True).start()
+            self._changed.notify()
+        try:
+            yield exchange.cut
+        finally:
+            with self._changed:
+                self._watched.discard(exchange)
+                if not self._watched:
+                    # Else the thread would sleep until this exchange's deadline before it starts counting idle.
+                    self._changed.notify()
+
+    def _run(self) -> None:
+        idle_since: float | None = None
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for exchange in [exchange for exchange in self._watched if exchange.deadline <= now]:
+                    self._watched.discard(exchange)
+                    _cut(exchange)
+                if self._watched:
+                    idle_since = None
+                    self._changed.wait(min(exchange.deadline for exchange in self._watched) - now)
+                    continue
+                idle_since = now if idle_since is None else idle_since
+                if now - idle_since >= self.idle_seconds:
+                    # Under the lock, so that the next delivery watched sees it and starts a new thread.
+                    self._running = False
+                    return
+                self._changed.wait(self.idle_seconds - (now - idle_since))
+
+
+def _cut(exchange: _Exchange) -> None:
     """Ends a delivery past its deadline: a blocked read or write on the socket returns at once."""
-    cut.set()
-    sock = connection.sock
+    exchange.cut.set()
+    sock = exchange.connection.sock
     if sock is not None:
         # The plain socket's shutdown, also under TLS: SSLSocket's own would drop its TLS state under a reader.
         with suppress(OSError):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import os
+import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,14 +126,51 @@ def lambda_handler(app: Flask) -> Callable[[dict[str, object], object], dict[str
 
 
 def lazy_lambda_handler(create_app: Callable[[], Flask]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A function's Lambda entry point. The app is built on the first event, once per execution environment,
-    so that importing the module (tests, tooling) needs no configuration."""
+    """A function's Lambda entry point, its app built once per execution environment.
+
+    On Lambda (AWS_LAMBDA_FUNCTION_NAME is set) the app is built when the module is imported, in the INIT phase:
+    Lambda runs INIT with more CPU than the invocations, and with SnapStart the snapshot holds the imports and the
+    built app. Building opens no connection (the engine, the Redis pool and the clients connect on first use), so
+    nothing stale is restored. Anywhere else (tests, tooling) importing the module needs no configuration: the app
+    is built on the first event."""
     built: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def build() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         nonlocal built
         if built is None:
             built = lambda_handler(create_app())
-        return built(event, context)
+        return built
 
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return (built or build())(event, context)
+
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        build()
+        _register_snapstart_hooks()
     return handler
+
+
+def _register_snapstart_hooks() -> None:
+    """With SnapStart, before the snapshot: load the database libraries the function carries, which its first
+    request would otherwise import (no connection is made); after each restore: seed `random` again, or every
+    environment restored from one snapshot would draw the same retry jitter (the outbox's backoff, redis-py's).
+    Without SnapStart neither hook runs, so INIT stays as lean as the app."""
+    try:
+        from snapshot_restore_py import (  # type: ignore[import-not-found]  # Lambda's runtime holds it
+            register_after_restore,
+            register_before_snapshot,
+        )
+    except ImportError:
+        return
+    register_before_snapshot(_load_database_libraries)
+    register_after_restore(random.seed)
+
+
+# What a first request that reads the database imports, in the functions whose bundle has them.
+_DATABASE_MODULES = ("sqlalchemy.orm", "sqlalchemy.dialects.postgresql.psycopg", "psycopg")
+
+
+def _load_database_libraries() -> None:
+    for name in _DATABASE_MODULES:
+        if importlib.util.find_spec(name.partition(".")[0]) is not None:
+            importlib.import_module(name)

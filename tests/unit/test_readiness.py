@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from functions.ops import readiness
+from functions.ops import peers, readiness
 from functions.ops.peers import PeerAnswer
 from functions.ops.readiness import Readiness
 from tasktracker.application.ports import HealthState
@@ -32,6 +32,13 @@ class LivePeer:
 
     def get(self, path: str, timeout: float) -> PeerAnswer:
         return PeerAnswer(self.status, b"")
+
+
+@pytest.fixture(autouse=True)
+def own_fan_out_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check still running from an earlier test (on a loaded machine) would be joined by this test's check of
+    the same name, and answer for it: each test gets a pool of its own."""
+    monkeypatch.setattr(peers, "_executor", peers.FanOutExecutor())
 
 
 def probes(**overrides: Answers) -> HealthProbes:

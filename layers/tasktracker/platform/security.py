@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -52,6 +54,42 @@ class FlaskJwtAccessTokenIssuer:
         return token
 
 
+class _VerifiedTokensJWTManager(JWTManager):
+    """Verifies a token once, not on every request that carries it.
+
+    flask-jwt-extended parses a token three times each time it is asked (unverified claims, unverified header,
+    then verified), and a signed-in request asks twice (the rate limit's key, the sign-in check). A token is fixed
+    bytes: once its signature and claims have passed with this app's key, only the clock can change the answer.
+    So verified claims are kept, per app, and used while the token's expiry is ahead; past it the token is
+    decoded again and refused as before. Whether the user may still use it is not the token's to say: the session
+    check (ActiveUsers) runs on every request regardless.
+    """
+
+    KEPT_TOKENS = 4096
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self._verified: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self._verified_lock = threading.Lock()
+        super().__init__(app)
+
+    def _decode_jwt_from_config(
+        self, encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
+    ) -> dict[str, Any]:
+        key = (encoded_token, csrf_value)
+        kept = self._verified.get(key)
+        if kept is not None and kept["exp"] > time.time():
+            return dict(kept)
+        claims: dict[str, Any] = super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+        if allow_expired or not isinstance(claims.get("exp"), int | float):
+            return claims
+        with self._verified_lock:
+            if len(self._verified) >= self.KEPT_TOKENS:
+                # The oldest kept first: dicts keep insertion order.
+                del self._verified[next(iter(self._verified))]
+            self._verified[key] = dict(claims)
+        return claims
+
+
 def _unauthorized(code: str, message: str) -> Response:
     return error_response(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="tasktracker"'})
 
@@ -66,7 +104,7 @@ def configure_jwt(app: Flask, secret_key: str, ttl_seconds: int, active_users: A
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=ttl_seconds),
         JWT_ERROR_MESSAGE_KEY="message",
     )
-    jwt = JWTManager(app)
+    jwt = _VerifiedTokensJWTManager(app)
     app.extensions[ACTIVE_USERS_EXTENSION] = active_users
 
     @app.before_request

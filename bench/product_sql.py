@@ -62,6 +62,10 @@ class _RecordingSession:
         self.execute(statement)
         return []
 
+    def connection(self) -> _RecordingSession:
+        # Repositories read rows without the ORM on the session's connection: recorded the same way.
+        return self
+
     def get(self, entity: Any, key: Any) -> None:
         # Session.get sends this SELECT by primary key when the row is not in the session already.
         self.execute(select(entity).where(entity.id == key))

@@ -68,7 +68,7 @@ _VIEW = """
 SELECT tasks.id, tasks.owner_id, tasks.title, tasks.description, tasks.status, tasks.priority, tasks.due_date,
        tasks.created_at, tasks.updated_at, tasks.version, tasks.status_rank, tasks.priority_rank, users.email,
        array((SELECT tags.name FROM tags JOIN task_tags ON task_tags.tag_id = tags.id
-              WHERE task_tags.task_id = tasks.id ORDER BY task_tags.position)) AS array_1
+              WHERE task_tags.task_id = tasks.id ORDER BY task_tags.position)) AS tags
 FROM tasks JOIN users ON users.id = tasks.owner_id
 """
 _OWN_WHERE = (

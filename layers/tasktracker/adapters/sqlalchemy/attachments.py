@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from tasktracker.domain.entities import Attachment
 
 from .base import SqlRepository
 from .models import AttachmentRow
 
+_ATTACHMENTS = AttachmentRow.__table__
+# Read with every task shown whole: built once, rows straight into the domain's Attachment (no ORM identity map).
+_ATTACHMENTS_OF_TASK = (
+    select(_ATTACHMENTS)
+    .where(_ATTACHMENTS.c.task_id == bindparam("task_id"))
+    .order_by(_ATTACHMENTS.c.created_at, _ATTACHMENTS.c.id)
+)
 
-def _attachment(row: AttachmentRow) -> Attachment:
+
+def _attachment(row: Any) -> Attachment:
     return Attachment(
         id=row.id,
         task_id=row.task_id,
@@ -44,11 +53,7 @@ class SqlAttachmentRepository(SqlRepository):
         return _attachment(row) if row else None
 
     def list_for_task(self, task_id: UUID) -> list[Attachment]:
-        rows = self.session.scalars(
-            select(AttachmentRow)
-            .where(AttachmentRow.task_id == task_id)
-            .order_by(AttachmentRow.created_at, AttachmentRow.id)
-        )
+        rows = self.session.connection().execute(_ATTACHMENTS_OF_TASK, {"task_id": task_id})
         return [_attachment(row) for row in rows]
 
     def delete(self, attachment: Attachment) -> None:

@@ -43,7 +43,11 @@ _TAG_NAMES = func.array(
     .order_by(TaskTagRow.position)
     .scalar_subquery(),
     type_=ARRAY(String),
-)
+).label("tags")
+
+
+_TASKS = TaskRow.__table__
+_USERS = UserRow.__table__
 
 
 def _task(row: Any, tags: list[str]) -> Task:
@@ -208,11 +212,13 @@ class SqlTaskRepository(SqlRepository):
 
     @staticmethod
     def _view_query() -> Any:
-        return select(TaskRow, UserRow.email, _TAG_NAMES).join(UserRow, UserRow.id == TaskRow.owner_id)
+        # The table's columns, not the mapped class: the rows are read once into the domain's Task, so the ORM's
+        # identity map and instance bookkeeping would be work for nothing on every list.
+        return select(*_TASKS.c, _USERS.c.email, _TAG_NAMES).join(_USERS, _USERS.c.id == _TASKS.c.owner_id)
 
     def _select_views(self, statement: Select[Any]) -> list[TaskView]:
-        rows = self.session.execute(statement).all()
-        return [TaskView(task=_task(task_row, tags), owner_email=email) for task_row, email, tags in rows]
+        rows = self.session.connection().execute(statement).all()
+        return [TaskView(task=_task(row, list(row.tags)), owner_email=row.email) for row in rows]
 
     def _set_tags(self, task_id: UUID, names: list[str], *, replace: bool = True) -> None:
         if replace:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from tasktracker.domain.entities import User, UserSession
 
 from .base import SqlRepository
 from .models import UserRow
 
+_USERS = UserRow.__table__
+# A signed-in read's lookup, built once: its statement and cache key are the same for every user, and the row is
+# read straight into the domain's User, without the ORM's identity map.
+_USER_BY_ID = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
 
-def _user(row: UserRow) -> User:
+
+def _user(row: Any) -> User:
     return User(
         id=row.id,
         email=row.email,
@@ -41,7 +47,7 @@ class SqlUserRepository(SqlRepository):
         )
 
     def get(self, user_id: UUID) -> User | None:
-        row = self.session.get(UserRow, user_id)
+        row = self.session.connection().execute(_USER_BY_ID, {"user_id": user_id}).one_or_none()
         return _user(row) if row else None
 
     def get_for_update(self, user_id: UUID) -> User | None:

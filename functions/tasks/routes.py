@@ -22,6 +22,9 @@ from .schemas import (
     TaskQuerySchema,
     TaskSchema,
     TaskWriteSchema,
+    task_detail_json,
+    task_json,
+    task_page_json,
 )
 
 blp = FunctionBlueprint(
@@ -49,7 +52,7 @@ def with_etag(task: Task) -> dict[str, str]:
 @blp.route("", methods=["POST"])
 @blp.requires_sign_in
 @blp.arguments(TaskWriteSchema)
-@blp.response(201, TaskSchema)
+@blp.response(201, TaskSchema, serialize=task_json)
 def create_task(body: dict[str, Any]) -> TaskView:
     """Create a task owned by the signed-in user"""
     return use_cases().create(current_user_id(), **body)
@@ -58,7 +61,7 @@ def create_task(body: dict[str, Any]) -> TaskView:
 @blp.route("", methods=["GET"])
 @blp.requires_sign_in
 @blp.arguments(TaskQuerySchema, location="query")
-@blp.response(200, TaskPageSchema)
+@blp.response(200, TaskPageSchema, serialize=task_page_json)
 @blp.error(400, description="A filter, sort or paging parameter is not valid")
 def list_tasks(args: dict[str, Any]) -> Page[TaskView]:
     """Search, filter, sort and page through every user's tasks"""
@@ -80,7 +83,7 @@ def list_tasks(args: dict[str, Any]) -> Page[TaskView]:
 
 @blp.route("/<uuid:task_id>", methods=["GET"])
 @blp.requires_sign_in
-@blp.response(200, TaskDetailSchema, headers=TASK_ETAG)
+@blp.response(200, TaskDetailSchema, serialize=task_detail_json, headers=TASK_ETAG)
 @blp.error(404, description="The task does not exist")
 def get_task(task_id: UUID) -> tuple[TaskDetail, dict[str, str]]:
     """A task with a summary of its attachments; the ETag is the task's version, which attachments do not change"""
@@ -92,7 +95,7 @@ def get_task(task_id: UUID) -> tuple[TaskDetail, dict[str, str]]:
 @blp.requires_sign_in
 @blp.arguments(IfMatchHeaderSchema, location="headers", as_kwargs=True)
 @blp.arguments(TaskWriteSchema)
-@blp.response(200, TaskSchema, headers=TASK_ETAG)
+@blp.response(200, TaskSchema, serialize=task_json, headers=TASK_ETAG)
 @blp.error(403, description="Only the task's owner may change it")
 @blp.error(404, description="The task does not exist")
 @blp.error(412, description=STALE_VERSION)
@@ -109,7 +112,7 @@ def replace_task(
 @blp.requires_sign_in
 @blp.arguments(IfMatchHeaderSchema, location="headers", as_kwargs=True)
 @blp.arguments(TaskChangesSchema(partial=True))
-@blp.response(200, TaskSchema, headers=TASK_ETAG)
+@blp.response(200, TaskSchema, serialize=task_json, headers=TASK_ETAG)
 @blp.error(403, description="Only the task's owner may change it")
 @blp.error(404, description="The task does not exist")
 @blp.error(412, description=STALE_VERSION)

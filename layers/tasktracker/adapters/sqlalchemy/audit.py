@@ -11,7 +11,7 @@ from tasktracker.domain.entities import AuditEvent
 from tasktracker.domain.enums import PRIVATE_AUDIT_EVENT_TYPES, AuditEventType
 
 from .base import SqlRepository, page_of
-from .models import AuditEventRow
+from .models import AUDIT_EVENTS, AuditEventRow
 
 
 def _audit_values(event: AuditEvent) -> dict[str, Any]:
@@ -26,9 +26,13 @@ def _audit_values(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+# Made once: an INSERT's statement and cache key are the larger part of appending one event.
+_APPEND = insert(AUDIT_EVENTS)
+
+
 class SqlAuditLog(SqlRepository):
     def add(self, event: AuditEvent) -> None:
-        self.session.execute(insert(AuditEventRow).values(**_audit_values(event)))
+        self.session.connection().execute(_APPEND, _audit_values(event))
 
     def search(self, query: AuditQuery) -> Page[AuditEvent]:
         private = [event_type.value for event_type in PRIVATE_AUDIT_EVENT_TYPES]

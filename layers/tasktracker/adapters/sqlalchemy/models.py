@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -429,3 +430,18 @@ class RefreshTokenRow(Base):
         Index("ix_refresh_tokens_user_id", "user_id"),
         CheckConstraint(_one_of("revoked_reason", TokenRevocation), name="revoked_reason_known"),
     )
+
+
+def _table(row: type[Base]) -> Table:
+    # Typed as the Table it is: Core statements built once (INSERTs, prebuilt reads) take these.
+    return cast(Table, row.__table__)
+
+
+USERS = _table(UserRow)
+TASKS = _table(TaskRow)
+TAGS = _table(TagRow)
+TASK_TAGS = _table(TaskTagRow)
+ATTACHMENTS = _table(AttachmentRow)
+AUDIT_EVENTS = _table(AuditEventRow)
+WEBHOOKS = _table(WebhookRow)
+OUTBOX_MESSAGES = _table(OutboxMessageRow)

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tasktracker.application.ports import DeliveryOutcome, OutboxMessage, WebhookEvent
 from tasktracker.domain.enums import DeliveryChannel, DeliveryStatus
 
 from .base import SqlRepository
-from .models import OutboxMessageRow, WebhookRow
+from .models import OUTBOX_MESSAGES, WEBHOOKS, OutboxMessageRow, WebhookRow
 
 
 def event_body(event: WebhookEvent) -> dict[str, Any]:
@@ -28,38 +28,44 @@ def event_body(event: WebhookEvent) -> dict[str, Any]:
     }
 
 
+_OCCURRED_AT = bindparam("occurred_at", type_=OUTBOX_MESSAGES.c.created_at.type)
+# A message for each of the owner's webhooks subscribed to the event, made once with the event as parameters.
+_ANNOUNCE = insert(OUTBOX_MESSAGES).from_select(
+    ["id", "channel", "user_id", "webhook_id", "event_type", "task_id", "payload", "next_attempt_at", "created_at"],
+    select(
+        func.gen_random_uuid(),
+        literal(DeliveryChannel.WEBHOOK.value),
+        WEBHOOKS.c.user_id,
+        WEBHOOKS.c.id,
+        bindparam("event_type", type_=OUTBOX_MESSAGES.c.event_type.type),
+        bindparam("task_id", type_=OUTBOX_MESSAGES.c.task_id.type),
+        bindparam("payload", type_=JSONB),
+        # Due at once, and made when the event happened.
+        _OCCURRED_AT,
+        _OCCURRED_AT,
+    ).where(
+        WEBHOOKS.c.user_id == bindparam("owner_id"),
+        WEBHOOKS.c.events.contains(bindparam("event_types", type_=WEBHOOKS.c.events.type)),
+    ),
+)
+
+
 class SqlOutboxRepository(SqlRepository):
     def announce(self, owner_id: UUID, event: WebhookEvent) -> int:
         # One statement whatever the number of webhooks, and none of them read into Python: a user without
         # webhooks costs one index probe.
-        subscribed = select(
-            func.gen_random_uuid(),
-            literal(DeliveryChannel.WEBHOOK.value),
-            WebhookRow.user_id,
-            WebhookRow.id,
-            literal(event.type.value),
-            literal(event.task_id, OutboxMessageRow.task_id.type),
-            literal(event_body(event), JSONB),
-            literal(event.occurred_at),
-            literal(event.occurred_at),
-        ).where(WebhookRow.user_id == owner_id, WebhookRow.events.contains([event.type.value]))
-        result = self.session.execute(
-            insert(OutboxMessageRow).from_select(
-                [
-                    "id",
-                    "channel",
-                    "user_id",
-                    "webhook_id",
-                    "event_type",
-                    "task_id",
-                    "payload",
-                    "next_attempt_at",
-                    "created_at",
-                ],
-                subscribed,
-            )
+        result = self.session.connection().execute(
+            _ANNOUNCE,
+            {
+                "owner_id": owner_id,
+                "event_type": event.type.value,
+                "event_types": [event.type.value],
+                "task_id": event.task_id,
+                "payload": event_body(event),
+                "occurred_at": event.occurred_at,
+            },
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
         due = (
@@ -131,7 +137,7 @@ class SqlOutboxRepository(SqlRepository):
         ]
         # One statement for the whole batch (executemany); a message is only ever recorded by the run that
         # claimed it, whose lease keeps the others away.
-        table = cast(Table, OutboxMessageRow.__table__)
+        table = OUTBOX_MESSAGES
         self.session.execute(
             update(table)
             .where(table.c.id == bindparam("message_id"))

@@ -32,7 +32,7 @@ from tasktracker.domain.enums import TaskPriority, TaskStatus
 from tasktracker.domain.errors import ConflictError
 
 from .base import SqlRepository
-from .models import TagRow, TaskCountRow, TaskRow, TaskTagRow, UserRow, search_text_expression
+from .models import TAGS, TASK_TAGS, TASKS, USERS, TagRow, TaskCountRow, TaskRow, TaskTagRow, search_text_expression
 
 _SORT_COLUMNS: dict[str, Any] = {
     "title": func.lower(TaskRow.title),
@@ -60,15 +60,18 @@ _TAG_NAMES = func.array(
 ).label("tags")
 
 
-_TASKS = TaskRow.__table__
-_USERS = UserRow.__table__
-
 # The table's columns, not the mapped class: the rows are read once into the domain's Task, so the ORM's identity
 # map and instance bookkeeping would be work for nothing on every read.
-_VIEWS = select(*_TASKS.c, _USERS.c.email, _TAG_NAMES).join(_USERS, _USERS.c.id == _TASKS.c.owner_id)
+_VIEWS = select(*TASKS.c, USERS.c.email, _TAG_NAMES).join(USERS, USERS.c.id == TASKS.c.owner_id)
 # Built once, as every statement of a read below: making a statement and its cache key cost more than running it.
-_VIEW_BY_ID = _VIEWS.where(_TASKS.c.id == bindparam("task_id"))
+_VIEW_BY_ID = _VIEWS.where(TASKS.c.id == bindparam("task_id"))
 _TAG_IDS = select(TagRow.id).where(TagRow.name.in_(bindparam("names", expanding=True)))
+_TAG_IDS_BY_NAME = select(TagRow.name, TagRow.id).where(TagRow.name.in_(bindparam("names", expanding=True)))
+_INSERT_TASK = insert(TASKS)
+# A tag new to everyone is added; one another task already has is left as it is (and not locked).
+_ADD_TAGS = pg_insert(TAGS).on_conflict_do_nothing(index_elements=["name"])
+_UNTAG = delete(TASK_TAGS).where(TASK_TAGS.c.task_id == bindparam("task_id"))
+_TAG_TASK = insert(TASK_TAGS)
 
 
 @dataclass(frozen=True)
@@ -132,19 +135,20 @@ def _like_pattern(term: str) -> str:
 
 class SqlTaskRepository(SqlRepository):
     def add(self, task: Task) -> None:
-        self.session.execute(
-            insert(TaskRow).values(
-                id=task.id,
-                owner_id=task.owner_id,
-                title=task.title,
-                description=task.description,
-                status=task.status.value,
-                priority=task.priority.value,
-                due_date=task.due_date,
-                created_at=task.created_at,
-                updated_at=task.updated_at,
-                version=task.version,
-            )
+        self.session.connection().execute(
+            _INSERT_TASK,
+            {
+                "id": task.id,
+                "owner_id": task.owner_id,
+                "title": task.title,
+                "description": task.description,
+                "status": task.status.value,
+                "priority": task.priority.value,
+                "due_date": task.due_date,
+                "created_at": task.created_at,
+                "updated_at": task.updated_at,
+                "version": task.version,
+            },
         )
         # A new task has no tag rows to replace: one round trip fewer than a change's.
         self._set_tags(task.id, task.tags, replace=False)
@@ -221,18 +225,15 @@ class SqlTaskRepository(SqlRepository):
         return [TaskView(task=_task(row, list(row.tags)), owner_email=row.email) for row in rows]
 
     def _set_tags(self, task_id: UUID, names: list[str], *, replace: bool = True) -> None:
+        connection = self.session.connection()
         if replace:
-            self.session.execute(delete(TaskTagRow).where(TaskTagRow.task_id == task_id))
+            connection.execute(_UNTAG, {"task_id": task_id})
         if not names:
             return
-        self.session.execute(
-            pg_insert(TagRow)
-            .values([{"id": uuid.uuid4(), "name": name} for name in names])
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        ids = dict(self.session.execute(select(TagRow.name, TagRow.id).where(TagRow.name.in_(names))).all())
-        self.session.execute(
-            insert(TaskTagRow),
+        connection.execute(_ADD_TAGS, [{"id": uuid.uuid4(), "name": name} for name in names])
+        ids = dict(connection.execute(_TAG_IDS_BY_NAME, {"names": names}).all())
+        connection.execute(
+            _TAG_TASK,
             [{"task_id": task_id, "tag_id": ids[name], "position": index} for index, name in enumerate(names)],
         )
 
@@ -245,13 +246,13 @@ def _list_statements(shape: _ListShape) -> _ListStatements:
     # The page's ids are picked first, so that owner emails and tag names are fetched for the rows shown, not for
     # every row an OFFSET skips. Still one statement.
     page_ids = (
-        select(_TASKS.c.id)
+        select(TASKS.c.id)
         .where(*conditions)
         .order_by(*order)
         .limit(bindparam("page_size", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
-    page = _VIEWS.where(_TASKS.c.id.in_(page_ids.correlate(None))).order_by(*order)
+    page = _VIEWS.where(TASKS.c.id.in_(page_ids.correlate(None))).order_by(*order)
     return _ListStatements(page=page, total=_total(shape, conditions))
 
 
@@ -260,23 +261,23 @@ def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:
     if shape.search:
         conditions.append(_SEARCH_TEXT.like(bindparam("pattern", type_=String), escape="\\"))
     if shape.statuses:
-        conditions.append(_TASKS.c.status.in_(bindparam("statuses", expanding=True)))
+        conditions.append(TASKS.c.status.in_(bindparam("statuses", expanding=True)))
     if shape.priorities:
-        conditions.append(_TASKS.c.priority.in_(bindparam("priorities", expanding=True)))
+        conditions.append(TASKS.c.priority.in_(bindparam("priorities", expanding=True)))
     if shape.tags:
         conditions.append(
             exists(
                 select(literal(1))
                 .select_from(TaskTagRow)
-                .where(TaskTagRow.task_id == _TASKS.c.id, TaskTagRow.tag_id.in_(bindparam("tag_ids", expanding=True)))
+                .where(TaskTagRow.task_id == TASKS.c.id, TaskTagRow.tag_id.in_(bindparam("tag_ids", expanding=True)))
             )
         )
     if shape.due_from:
-        conditions.append(_TASKS.c.due_date >= bindparam("due_from"))
+        conditions.append(TASKS.c.due_date >= bindparam("due_from"))
     if shape.due_to:
-        conditions.append(_TASKS.c.due_date <= bindparam("due_to"))
+        conditions.append(TASKS.c.due_date <= bindparam("due_to"))
     if shape.owner:
-        conditions.append(_TASKS.c.owner_id == bindparam("owner_id"))
+        conditions.append(TASKS.c.owner_id == bindparam("owner_id"))
     return conditions
 
 
@@ -293,9 +294,7 @@ def _order(sort: Sequence[SortKey]) -> list[ColumnElement[Any]]:
         order.append(ordered.nulls_last() if key.field in _NULLABLE_SORT_FIELDS else ordered)
     newest_first = sort[0].descending if sort else True
     order += (
-        [_TASKS.c.created_at.desc(), _TASKS.c.id.desc()]
-        if newest_first
-        else [_TASKS.c.created_at.asc(), _TASKS.c.id.asc()]
+        [TASKS.c.created_at.desc(), TASKS.c.id.desc()] if newest_first else [TASKS.c.created_at.asc(), TASKS.c.id.asc()]
     )
     return order
 
@@ -308,7 +307,7 @@ def _total(shape: _ListShape, conditions: list[ColumnElement[bool]]) -> Select[A
         tagged = TaskTagRow.task_id if shape.tags == 1 else TaskTagRow.task_id.distinct()
         return select(func.count(tagged)).where(TaskTagRow.tag_id.in_(bindparam("tag_ids", expanding=True)))
     if others or shape.tags:
-        return select(func.count()).select_from(_TASKS).where(*conditions)
+        return select(func.count()).select_from(TASKS).where(*conditions)
     kept = select(func.coalesce(func.sum(TaskCountRow.tasks), 0))
     if shape.statuses:
         kept = kept.where(TaskCountRow.status.in_(bindparam("statuses", expanding=True)))

@@ -10,12 +10,11 @@ from sqlalchemy import bindparam, func, insert, select, update
 from tasktracker.domain.entities import User, UserSession
 
 from .base import SqlRepository
-from .models import UserRow
+from .models import USERS, UserRow
 
-_USERS = UserRow.__table__
 # A signed-in read's lookup, built once: its statement and cache key are the same for every user, and the row is
 # read straight into the domain's User, without the ORM's identity map.
-_USER_BY_ID = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
+_USER_BY_ID = select(USERS).where(USERS.c.id == bindparam("user_id"))
 
 
 def _user(row: Any) -> User:

@@ -68,6 +68,12 @@ _VIEW_BY_ID = _VIEWS.where(TASKS.c.id == bindparam("task_id"))
 _TAG_IDS = select(TagRow.id).where(TagRow.name.in_(bindparam("names", expanding=True)))
 _TAG_IDS_BY_NAME = select(TagRow.name, TagRow.id).where(TagRow.name.in_(bindparam("names", expanding=True)))
 _INSERT_TASK = insert(TASKS)
+_DELETE_TASK = delete(TASKS).where(TASKS.c.id == bindparam("task_id"))
+_TASK_BY_ID = select(*TASKS.c, _TAG_NAMES).where(TASKS.c.id == bindparam("task_id"))
+# FOR UPDATE locks the task's row only: the tag subquery is not part of FROM.
+_TASK_BY_ID_FOR_UPDATE = _TASK_BY_ID.with_for_update()
+# The columns it sets are the parameters named after them.
+_SAVE_TASK = update(TASKS).where(TASKS.c.id == bindparam("task_id"), TASKS.c.version == bindparam("previous_version"))
 # A tag new to everyone is added; one another task already has is left as it is (and not locked).
 _ADD_TAGS = pg_insert(TAGS).on_conflict_do_nothing(index_elements=["name"])
 _UNTAG = delete(TASK_TAGS).where(TASK_TAGS.c.task_id == bindparam("task_id"))
@@ -154,15 +160,14 @@ class SqlTaskRepository(SqlRepository):
         self._set_tags(task.id, task.tags, replace=False)
 
     def get(self, task_id: UUID) -> Task | None:
-        return self._get(select(TaskRow, _TAG_NAMES).where(TaskRow.id == task_id))
+        return self._get(_TASK_BY_ID, task_id)
 
     def get_for_update(self, task_id: UUID) -> Task | None:
-        # FOR UPDATE locks the task's row only: the tag subquery is not part of FROM.
-        return self._get(select(TaskRow, _TAG_NAMES).where(TaskRow.id == task_id).with_for_update())
+        return self._get(_TASK_BY_ID_FOR_UPDATE, task_id)
 
-    def _get(self, statement: Select[TaskRow, Sequence[str]]) -> Task | None:
-        row = self.session.execute(statement).one_or_none()
-        return _task(row[0], list(row[1])) if row else None
+    def _get(self, statement: Select[Any], task_id: UUID) -> Task | None:
+        row = self.session.connection().execute(statement, {"task_id": task_id}).one_or_none()
+        return _task(row, list(row.tags)) if row else None
 
     def get_view(self, task_id: UUID) -> TaskView | None:
         views = self._views(self.session.connection().execute(_VIEW_BY_ID, {"task_id": task_id}).all())
@@ -171,25 +176,26 @@ class SqlTaskRepository(SqlRepository):
     def save(self, task: Task) -> None:
         # Written only over the version it was changed from: under the row lock the use cases hold this always
         # matches; should a save ever run without it, a change that came between is not overwritten.
-        saved = self.session.execute(
-            update(TaskRow)
-            .where(TaskRow.id == task.id, TaskRow.version == task.version - 1)
-            .values(
-                title=task.title,
-                description=task.description,
-                status=task.status.value,
-                priority=task.priority.value,
-                due_date=task.due_date,
-                updated_at=task.updated_at,
-                version=task.version,
-            )
+        saved = self.session.connection().execute(
+            _SAVE_TASK,
+            {
+                "task_id": task.id,
+                "previous_version": task.version - 1,
+                "title": task.title,
+                "description": task.description,
+                "status": task.status.value,
+                "priority": task.priority.value,
+                "due_date": task.due_date,
+                "updated_at": task.updated_at,
+                "version": task.version,
+            },
         )
-        if saved.rowcount != 1:  # type: ignore[attr-defined]
+        if saved.rowcount != 1:
             raise ConflictError("The task was changed by another request; load it again", code="TASK_CHANGED")
         self._set_tags(task.id, task.tags)
 
     def delete(self, task: Task) -> None:
-        self.session.execute(delete(TaskRow).where(TaskRow.id == task.id))
+        self.session.connection().execute(_DELETE_TASK, {"task_id": task.id})
 
     def search(self, query: TaskQuery) -> Page[TaskView]:
         # Tag names become ids first: with the ids as constants PostgreSQL knows how common each tag is, and

@@ -12,7 +12,15 @@ from tasktracker.platform.rate_limits import login_limit
 from tasktracker.platform.security import current_user_id
 from tasktracker.platform.smorest import SIGNED_IN_401_CODES, FunctionBlueprint
 
-from .schemas import ChangePasswordSchema, LoginSchema, RefreshSchema, RegisterSchema, TokenSchema, UserSchema
+from .schemas import (
+    ChangePasswordSchema,
+    LoginSchema,
+    RefreshSchema,
+    RegisterSchema,
+    TokenSchema,
+    UserSchema,
+    user_json,
+)
 
 blp = FunctionBlueprint(
     "auth",
@@ -30,7 +38,7 @@ def use_cases() -> AuthUseCases:
 @blp.route("/register", methods=["POST"])
 @login_limit
 @blp.arguments(RegisterSchema)
-@blp.response(201, UserSchema)
+@blp.response(201, UserSchema, serialize=user_json)
 @blp.error(409, description="An account with this email already exists")
 def register(body: dict[str, Any]) -> User:
     """Create an account"""
@@ -87,7 +95,7 @@ def logout(body: dict[str, Any]) -> None:
 
 @blp.route("/me", methods=["GET"])
 @blp.requires_sign_in
-@blp.response(200, UserSchema)
+@blp.response(200, UserSchema, serialize=user_json)
 def me() -> User:
     """The signed-in user"""
     return use_cases().me(current_user_id())

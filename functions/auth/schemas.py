@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from tasktracker.domain import rules
+from tasktracker.domain.entities import User
 
 _password = ma.validate.Length(min=1, max=rules.PASSWORD_MAX_LENGTH)
 
@@ -24,6 +27,17 @@ class UserSchema(ma.Schema):
     email = ma.fields.String(required=True)
     full_name = ma.fields.String(required=True, allow_none=True)
     created_at = ma.fields.AwareDateTime(required=True)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """What UserSchema dumps, built directly (FunctionBlueprint.response's `serialize`): /auth/me answers every
+    signed-in client's start; tests/unit/test_serializers.py holds the two equal."""
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "full_name": user.full_name,
+        "created_at": user.created_at.isoformat(),
+    }
 
 
 class LoginSchema(ma.Schema):

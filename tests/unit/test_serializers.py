@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 
+from functions.auth.schemas import UserSchema, user_json
 from functions.tasks.schemas import (
     TaskDetailSchema,
     TaskPageSchema,
@@ -19,7 +20,7 @@ from functions.tasks.schemas import (
 )
 from tasktracker.application.ports import Page
 from tasktracker.application.tasks import TaskDetail
-from tasktracker.domain.entities import Attachment, Task, TaskView
+from tasktracker.domain.entities import Attachment, Task, TaskView, User
 from tasktracker.domain.enums import TaskPriority, TaskStatus
 
 CREATED = datetime(2026, 11, 26, 19, 35, 9, 815721, tzinfo=UTC)
@@ -75,3 +76,20 @@ def test_a_task_with_its_attachments_is_what_the_detail_schema_dumps(attachments
     ]
     detail = TaskDetail(view, files)
     assert task_detail_json(detail) == TaskDetailSchema().dump(detail)
+
+
+@pytest.mark.parametrize("full_name", [None, "", "Ada Lovelace \u00e9\u4e2d\U0001f600"])
+def test_a_user_is_what_the_user_schema_dumps(full_name: str | None) -> None:
+    for zone in ZONES:
+        for created in (CREATED, CREATED.replace(microsecond=0)):
+            user = User(
+                id=uuid4(),
+                email="ada@example.com",
+                password_hash="argon2-hash",
+                full_name=full_name,
+                is_active=True,
+                created_at=created.astimezone(zone),
+                updated_at=created,
+                session_epoch=3,
+            )
+            assert user_json(user) == UserSchema().dump(user)

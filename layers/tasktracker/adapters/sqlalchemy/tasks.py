@@ -118,14 +118,19 @@ class _ListStatements:
 _LIST_SHAPES_KEPT = 512
 
 
+# A page makes two of each per row: a lookup, where calling the enum goes through its metaclass every time.
+_STATUSES = {status.value: status for status in TaskStatus}
+_PRIORITIES = {priority.value: priority for priority in TaskPriority}
+
+
 def _task(row: Any, tags: list[str]) -> Task:
     return Task(
         id=row.id,
         owner_id=row.owner_id,
         title=row.title,
         description=row.description,
-        status=TaskStatus(row.status),
-        priority=TaskPriority(row.priority),
+        status=_STATUSES[row.status],
+        priority=_PRIORITIES[row.priority],
         due_date=row.due_date,
         tags=tags,
         created_at=row.created_at,

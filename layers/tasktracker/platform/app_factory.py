@@ -35,6 +35,24 @@ def _swagger_ui_assets() -> Path:
     return Path(swagger_ui_bundle.swagger_ui_path)
 
 
+class _FunctionFlask(Flask):
+    """Flask, remembering which views and hooks are plain functions.
+
+    Flask asks, before every call of a hook or a view on every request, whether the function is a coroutine function
+    (ensure_sync, which Flask documents as the method to override): a dozen inspections a request of functions that
+    never change. The answer is kept per function instead; an async one is still wrapped as Flask does."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._callable_as_is: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        callable_as_is = self._callable_as_is.get(func)
+        if callable_as_is is None:
+            callable_as_is = self._callable_as_is[func] = super().ensure_sync(func)
+        return callable_as_is
+
+
 def create_function_app(
     name: str,
     *,
@@ -53,7 +71,7 @@ def create_function_app(
     request (see security.configure_jwt); `rate_limit_storage_uri` is the limits storage (bootstrap's, which makes
     the limit and that check one Redis round trip; REDIS_URL as it is otherwise)."""
     configure_logging(settings.log_level)
-    app = Flask(f"tasktracker.functions.{name}")
+    app = _FunctionFlask(f"tasktracker.functions.{name}")
     docs_root = f"{API_PREFIX}/{docs_prefix or name}"
     app.config.update(
         FUNCTION_NAME=name,

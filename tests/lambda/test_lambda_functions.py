@@ -45,6 +45,17 @@ def test_the_suite_runs_on_the_templates_runtime(built_functions: dict[str, Path
         }, folder.name
 
 
+def test_every_built_function_holds_one_version_of_each_library(built_functions: dict[str, Path]) -> None:
+    """sam build installs every wheel its pip download fetched: a version that resolution fetched and then left
+    (redis 8 beside 7) was installed over the chosen one, its files running under the other's metadata."""
+    for folder in built_functions.values():
+        installed: dict[str, list[str]] = {}
+        for metadata in folder.glob("*.dist-info"):
+            name, _, version = metadata.name.removesuffix(".dist-info").partition("-")
+            installed.setdefault(name.lower().replace("_", "-"), []).append(version)
+        assert {name: versions for name, versions in installed.items() if len(versions) > 1} == {}, folder.name
+
+
 def test_every_built_module_ships_the_runtimes_bytecode(built_functions: dict[str, Path]) -> None:
     """Lambda's code folders are read-only: a module without bytecode for the runtime is compiled again at every
     cold start, which the emulator (its bytecode writes turned off likewise) would show only as slowness."""

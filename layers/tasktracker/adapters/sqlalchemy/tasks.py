@@ -65,7 +65,6 @@ _TAG_NAMES = func.array(
 _VIEWS = select(*TASKS.c, USERS.c.email, _TAG_NAMES).join(USERS, USERS.c.id == TASKS.c.owner_id)
 # Built once, as every statement of a read below: making a statement and its cache key cost more than running it.
 _VIEW_BY_ID = _VIEWS.where(TASKS.c.id == bindparam("task_id"))
-_TAG_IDS = select(TagRow.id).where(TagRow.name.in_(bindparam("names", expanding=True)))
 _TAG_IDS_BY_NAME = select(TagRow.name, TagRow.id).where(TagRow.name.in_(bindparam("names", expanding=True)))
 _INSERT_TASK = insert(TASKS)
 _DELETE_TASK = delete(TASKS).where(TASKS.c.id == bindparam("task_id"))
@@ -229,7 +228,7 @@ class SqlTaskRepository(SqlRepository):
     def _tag_ids(self, names: Sequence[str]) -> list[UUID]:
         if not names:
             return []
-        return list(self.session.connection().execute(_TAG_IDS, {"names": list(names)}).scalars())
+        return list(dict(self.session.connection().execute(_TAG_IDS_BY_NAME, {"names": list(names)}).all()).values())
 
     @staticmethod
     def _views(rows: Sequence[Any]) -> list[TaskView]:

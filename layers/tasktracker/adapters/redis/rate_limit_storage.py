@@ -37,16 +37,31 @@ if amount <= limit then
         acquired = 1
     end
 end
--- The stats for the headers: limits' moving_window.lua at the same moment, a binary search for the oldest
--- entry still inside the window.
-local low, high, found = 0, limit - 1, nil
-while low <= high do
-    local mid = math.floor((low + high) / 2)
-    local value = tonumber(redis.call('lindex', KEYS[1], mid))
-    if value and value >= now - expiry then found = mid; low = mid + 1 else high = mid - 1 end
+-- The stats for the headers, at the same moment: the oldest entry still inside the window and how many are.
+-- The entries are newest first and each call drops those the window has left (below), so the oldest one inside
+-- is at the tail or a few places before it: a gallop back from the tail brackets it, a binary search finds it
+-- (limits' moving_window.lua searches all `limit` places, a dozen or more reads on a generous limit).
+local length = math.min(redis.call('llen', KEYS[1]), limit)
+local inside, outside, step, oldest = -1, length, 1, false
+local function read(index)
+    local value = redis.call('lindex', KEYS[1], index)
+    if value and tonumber(value) >= now - expiry then return value end
+    return nil
 end
-local oldest, count = false, 0
-if found then oldest = redis.call('lindex', KEYS[1], found); count = found + 1 end
+while outside - inside > 1 do
+    local probe = math.max(outside - step, inside + 1)
+    local value = read(probe)
+    if value then inside, oldest = probe, value; break end
+    outside, step = probe, step * 2
+end
+while outside - inside > 1 do
+    local middle = math.floor((inside + outside) / 2)
+    local value = read(middle)
+    if value then inside, oldest = middle, value else outside = middle end
+end
+local count = inside + 1
+-- Entries older than the window never count again: dropped, so the list holds the window alone.
+if count < length then redis.call('ltrim', KEYS[1], 0, inside) end
 local session = false
 if KEYS[2] then session = redis.call('get', KEYS[2]) end
 return {acquired, oldest, count, session}

@@ -52,7 +52,7 @@ class SqlAttachmentRepository(SqlRepository):
         return _attachment(row) if row else None
 
     def list_for_task(self, task_id: UUID) -> list[Attachment]:
-        rows = self.session.connection().execute(_ATTACHMENTS_OF_TASK, {"task_id": task_id})
+        rows = self.connection().execute(_ATTACHMENTS_OF_TASK, {"task_id": task_id})
         return [_attachment(row) for row in rows]
 
     def delete(self, attachment: Attachment) -> None:

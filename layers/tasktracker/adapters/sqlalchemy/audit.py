@@ -32,7 +32,7 @@ _APPEND = insert(AUDIT_EVENTS)
 
 class SqlAuditLog(SqlRepository):
     def add(self, event: AuditEvent) -> None:
-        self.session.connection().execute(_APPEND, _audit_values(event))
+        self.connection().execute(_APPEND, _audit_values(event))
 
     def search(self, query: AuditQuery) -> Page[AuditEvent]:
         private = [event_type.value for event_type in PRIVATE_AUDIT_EVENT_TYPES]

@@ -54,7 +54,7 @@ class SqlOutboxRepository(SqlRepository):
     def announce(self, owner_id: UUID, event: WebhookEvent) -> int:
         # One statement whatever the number of webhooks, and none of them read into Python: a user without
         # webhooks costs one index probe.
-        result = self.session.connection().execute(
+        result = self.connection().execute(
             _ANNOUNCE,
             {
                 "owner_id": owner_id,

@@ -145,7 +145,7 @@ def _like_pattern(term: str) -> str:
 
 class SqlTaskRepository(SqlRepository):
     def add(self, task: Task) -> None:
-        self.session.connection().execute(
+        self.connection().execute(
             _INSERT_TASK,
             {
                 "id": task.id,
@@ -170,17 +170,17 @@ class SqlTaskRepository(SqlRepository):
         return self._get(_TASK_BY_ID_FOR_UPDATE, task_id)
 
     def _get(self, statement: Select[Any], task_id: UUID) -> Task | None:
-        row = self.session.connection().execute(statement, {"task_id": task_id}).one_or_none()
+        row = self.connection().execute(statement, {"task_id": task_id}).one_or_none()
         return _task(row, list(row.tags)) if row else None
 
     def get_view(self, task_id: UUID) -> TaskView | None:
-        views = self._views(self.session.connection().execute(_VIEW_BY_ID, {"task_id": task_id}).all())
+        views = self._views(self.connection().execute(_VIEW_BY_ID, {"task_id": task_id}).all())
         return views[0] if views else None
 
     def save(self, task: Task) -> None:
         # Written only over the version it was changed from: under the row lock the use cases hold this always
         # matches; should a save ever run without it, a change that came between is not overwritten.
-        saved = self.session.connection().execute(
+        saved = self.connection().execute(
             _SAVE_TASK,
             {
                 "task_id": task.id,
@@ -199,7 +199,7 @@ class SqlTaskRepository(SqlRepository):
         self._set_tags(task.id, task.tags)
 
     def delete(self, task: Task) -> None:
-        self.session.connection().execute(_DELETE_TASK, {"task_id": task.id})
+        self.connection().execute(_DELETE_TASK, {"task_id": task.id})
 
     def search(self, query: TaskQuery) -> Page[TaskView]:
         # Tag names become ids first: with the ids as constants PostgreSQL knows how common each tag is, and
@@ -220,7 +220,7 @@ class SqlTaskRepository(SqlRepository):
             "due_to": query.due_to,
             "owner_id": query.owner_id,
         }
-        connection = self.session.connection()
+        connection = self.connection()
         items = self._views(connection.execute(statements.page, parameters).all())
         total = int(connection.execute(statements.total, parameters).scalar_one())
         return Page(items=items, page=query.page, page_size=query.page_size, total=total)
@@ -228,14 +228,14 @@ class SqlTaskRepository(SqlRepository):
     def _tag_ids(self, names: Sequence[str]) -> list[UUID]:
         if not names:
             return []
-        return list(dict(self.session.connection().execute(_TAG_IDS_BY_NAME, {"names": list(names)}).all()).values())
+        return list(dict(self.connection().execute(_TAG_IDS_BY_NAME, {"names": list(names)}).all()).values())
 
     @staticmethod
     def _views(rows: Sequence[Any]) -> list[TaskView]:
         return [TaskView(task=_task(row, list(row.tags)), owner_email=row.email) for row in rows]
 
     def _set_tags(self, task_id: UUID, names: list[str], *, replace: bool = True) -> None:
-        connection = self.session.connection()
+        connection = self.connection()
         if replace:
             connection.execute(_UNTAG, {"task_id": task_id})
         if not names:

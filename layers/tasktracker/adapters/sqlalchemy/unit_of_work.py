@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from functools import cached_property
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,50 +24,96 @@ from .webhooks import SqlWebhookRepository
 
 
 class SqlAlchemyUnitOfWork:
-    """One database transaction; rolls back unless commit() was called."""
+    """One database transaction; rolls back unless commit() was called.
 
-    session: Session
-    users: SqlUserRepository
-    refresh_tokens: SqlRefreshTokenRepository
-    tasks: SqlTaskRepository
-    attachments: SqlAttachmentRepository
-    audit: SqlAuditLog
-    reminders: SqlReminderRepository
-    storage_changes: SqlStorageChangeRepository
-    notifications: SqlNotificationRepository
-    notification_settings: SqlNotificationSettingsRepository
-    webhooks: SqlWebhookRepository
-    outbox: SqlOutboxRepository
+    Read-only, it is one pooled connection in autocommit (psycopg sends no BEGIN, nothing is left to end), and an
+    ORM session on that connection is made only if a repository asks for one: the reads every request makes are
+    prebuilt Core statements, and a session's setup and close were a quarter of such a unit's cost. The repositories
+    are made as they are first used."""
 
     def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False):
         self._sessions = sessions
         self._read_only = read_only
+        self._session: Session | None = None
+        self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
-        self.session = self._sessions()
-        if self._read_only:
-            # Autocommit: psycopg sends no BEGIN, and the closing rollback has nothing to roll back.
-            self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        self.users = SqlUserRepository(self.session)
-        self.refresh_tokens = SqlRefreshTokenRepository(self.session)
-        self.tasks = SqlTaskRepository(self.session)
-        self.attachments = SqlAttachmentRepository(self.session)
-        self.audit = SqlAuditLog(self.session)
-        self.reminders = SqlReminderRepository(self.session)
-        self.storage_changes = SqlStorageChangeRepository(self.session)
-        self.notifications = SqlNotificationRepository(self.session)
-        self.notification_settings = SqlNotificationSettingsRepository(self.session)
-        self.webhooks = SqlWebhookRepository(self.session)
-        self.outbox = SqlOutboxRepository(self.session)
+        if not self._read_only:
+            self._session = self._sessions()
         return self
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            # Read-only: the session joins the unit's connection, whose close ends it.
+            self._session = self._sessions(bind=self.connection())
+        return self._session
+
+    def connection(self) -> Connection:
+        if not self._read_only:
+            # The session's, which begins its transaction on first use.
+            return self.session.connection()
+        if self._connection is None:
+            engine: Engine = self._sessions.kw["bind"]
+            self._connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._connection
+
+    @cached_property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self)
+
+    @cached_property
+    def refresh_tokens(self) -> SqlRefreshTokenRepository:
+        return SqlRefreshTokenRepository(self)
+
+    @cached_property
+    def tasks(self) -> SqlTaskRepository:
+        return SqlTaskRepository(self)
+
+    @cached_property
+    def attachments(self) -> SqlAttachmentRepository:
+        return SqlAttachmentRepository(self)
+
+    @cached_property
+    def audit(self) -> SqlAuditLog:
+        return SqlAuditLog(self)
+
+    @cached_property
+    def reminders(self) -> SqlReminderRepository:
+        return SqlReminderRepository(self)
+
+    @cached_property
+    def storage_changes(self) -> SqlStorageChangeRepository:
+        return SqlStorageChangeRepository(self)
+
+    @cached_property
+    def notifications(self) -> SqlNotificationRepository:
+        return SqlNotificationRepository(self)
+
+    @cached_property
+    def notification_settings(self) -> SqlNotificationSettingsRepository:
+        return SqlNotificationSettingsRepository(self)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhookRepository:
+        return SqlWebhookRepository(self)
+
+    @cached_property
+    def outbox(self) -> SqlOutboxRepository:
+        return SqlOutboxRepository(self)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         # Closing ends the transaction, rolled back unless committed, and gives the connection back to the pool;
         # a rollback() first would undo the session's bookkeeping twice (a fifth of the ORM's cost of a read).
-        with suppress(sa_exc.SQLAlchemyError):  # the connection is already gone; the error being raised says more
-            self.session.close()
+        # Errors are dropped: the connection is already gone, and the error being raised says more.
+        if self._session is not None:
+            with suppress(sa_exc.SQLAlchemyError):
+                self._session.close()
+        if self._connection is not None:
+            with suppress(sa_exc.SQLAlchemyError):
+                self._connection.close()
         if isinstance(exc, sa_exc.IntegrityError):
             constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
             if constraint == "uq_users_email_lower":
@@ -84,4 +132,5 @@ class SqlAlchemyUnitOfWork:
         self.session.commit()
 
     def rollback(self) -> None:
-        self.session.rollback()
+        if self._session is not None:
+            self._session.rollback()

@@ -46,7 +46,7 @@ class SqlUserRepository(SqlRepository):
         )
 
     def get(self, user_id: UUID) -> User | None:
-        row = self.session.connection().execute(_USER_BY_ID, {"user_id": user_id}).one_or_none()
+        row = self.connection().execute(_USER_BY_ID, {"user_id": user_id}).one_or_none()
         return _user(row) if row else None
 
     def get_for_update(self, user_id: UUID) -> User | None:

@@ -228,7 +228,7 @@ class SqlTaskRepository(SqlRepository):
     def _tag_ids(self, names: Sequence[str]) -> list[UUID]:
         if not names:
             return []
-        return list(dict(self.connection().execute(_TAG_IDS_BY_NAME, {"names": list(names)}).all()).values())
+        return [row.id for row in self.connection().execute(_TAG_IDS_BY_NAME, {"names": list(names)})]
 
     @staticmethod
     def _views(rows: Sequence[Any]) -> list[TaskView]:

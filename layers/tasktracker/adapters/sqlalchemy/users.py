@@ -15,6 +15,9 @@ from .models import USERS, UserRow
 # A signed-in read's lookup, built once: its statement and cache key are the same for every user, and the row is
 # read straight into the domain's User, without the ORM's identity map.
 _USER_BY_ID = select(USERS).where(USERS.c.id == bindparam("user_id"))
+# The session check's read when the cache has no state for the user: built once, run on the unit's connection,
+# so a read-only unit makes no ORM session for it.
+_SESSION_BY_ID = select(USERS.c.is_active, USERS.c.session_epoch).where(USERS.c.id == bindparam("user_id"))
 
 
 def _user(row: Any) -> User:
@@ -54,9 +57,7 @@ class SqlUserRepository(SqlRepository):
         return _user(row) if row else None
 
     def get_session(self, user_id: UUID) -> UserSession | None:
-        row = self.session.execute(
-            select(UserRow.is_active, UserRow.session_epoch).where(UserRow.id == user_id)
-        ).one_or_none()
+        row = self.connection().execute(_SESSION_BY_ID, {"user_id": user_id}).one_or_none()
         return UserSession(is_active=row.is_active, session_epoch=row.session_epoch) if row else None
 
     def get_by_email(self, email: str) -> User | None:

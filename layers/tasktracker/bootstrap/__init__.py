@@ -47,7 +47,7 @@ def active_users(settings: Settings) -> ActiveUsers:
 
 
 def rate_limit_storage_uri(settings: Settings) -> str:
-    """The storage URI for flask-limiter: Redis through the adapter's storage, which makes the hit, the headers'
+    """The storage URI for the rate limits: Redis through the adapter's storage, which makes the hit, the headers'
     window stats and the active-user check's read one round trip. Importing the adapter registers its scheme."""
     if not settings.redis_url.startswith(_ONE_TRIP_SCHEMES):
         return settings.redis_url

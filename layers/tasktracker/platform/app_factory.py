@@ -21,7 +21,7 @@ from .cors import configure_cors
 from .errors import register_error_handlers
 from .logs import configure_logging
 from .metrics import FunctionMetrics
-from .rate_limits import configure_rate_limits, limiter
+from .rate_limits import configure_rate_limits, exempt_from_api_limit
 from .request_bodies import MAX_JSON_BODY_BYTES
 from .security import ActiveUserCheck, configure_jwt
 from .smorest import FunctionApi
@@ -119,18 +119,18 @@ def create_function_app(
     assets = _swagger_ui_assets()
 
     @app.get(f"{docs_root}/docs/assets/<path:filename>")
-    @limiter.exempt
+    @exempt_from_api_limit
     def swagger_ui_asset(filename: str) -> Response:
         # Served from the swagger-ui-bundle package: the docs work with no network access.
         return send_from_directory(assets, filename, max_age=3600)
 
     @app.get("/health/live")
-    @limiter.exempt
+    @exempt_from_api_limit
     def live() -> dict[str, str]:
         return {"status": "ok", "function": name}
 
     # Scrapes and health checks must never be rate-limited away.
-    limiter.exempt(app.view_functions["prometheus_metrics"])
+    exempt_from_api_limit(app.view_functions["prometheus_metrics"])
     app.extensions["tasktracker_api"] = api
     return app
 

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from tasktracker.domain.errors import PayloadTooLargeError
 
 from .errors import handle_http_exception
-from .rate_limits import limiter
+from .rate_limits import exempt_from_api_limit
 from .request_bodies import MAX_JSON_BODY_BYTES, MAX_JSON_DEPTH, nested_deeper_than
 from .security import BEARER_SECURITY, login_required
 
@@ -129,7 +129,7 @@ class FunctionBlueprint(Blueprint):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.rate_limited = rate_limited
         if not rate_limited:
-            limiter.exempt(self)
+            exempt_from_api_limit(self)
 
     def route(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
         register = super().route(rule, **options)

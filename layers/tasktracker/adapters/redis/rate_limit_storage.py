@@ -1,14 +1,16 @@
-"""The rate limit's Redis storage for flask-limiter: one round trip per request instead of two.
+"""The rate limits' Redis storage: one round trip per request instead of two.
 
-limits' moving window takes a script for the hit (`acquire_entry`) and flask-limiter then asks for the window's
-stats for the X-RateLimit headers (`get_moving_window`), a second script. Here one script does both, at the same
-timestamp, so the headers say exactly what the second call would have said; the stats are kept for the request
-(`request_trip`) and handed to flask-limiter when it asks. When the request's user is known (the platform decoded
-the bearer token for the limit's key), the same script also reads that user's session entry for
-`identity.ActiveUsers`, so the check of a signed-in request costs no round trip of its own.
+limits' moving window takes a script for the hit (`acquire_entry`) and the platform (or flask-limiter, for a
+route's own limit) then asks for the window's stats for the X-RateLimit headers (`get_moving_window`), a second
+script. Here one script does both, at the same timestamp, so the headers say exactly what the second call would
+have said; the stats are kept for the request (`request_trip`) and handed back when the headers ask for them. When
+the request's user is known (the platform decoded the bearer token for the limit's key), the same script also
+reads that user's session entry for `identity.ActiveUsers`, so the check of a signed-in request costs no round
+trip of its own.
 
 Registered with `limits` under the scheme `tasktracker+redis://` (and `tasktracker+rediss://`): importing this
-module is what makes flask-limiter use it. redis itself still loads when the storage is made, not at import.
+module is what makes the platform's limits and flask-limiter use it. redis itself still loads when the storage is
+made, not at import.
 """
 
 from __future__ import annotations

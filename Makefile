@@ -5,7 +5,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-export PYTHONPATH := $(CURDIR)
+# This checkout's code, layer included: the virtual environment installs the layer editable, pointing at the
+# checkout that made it, so a second checkout sharing it (one commit against another in the bench) would
+# otherwise run the first one's layer.
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers
 
 SYSTEM_PACKAGES := $(PYTHON) -m local.system_packages
 

@@ -56,6 +56,7 @@ from tasktracker.adapters.sqlalchemy.migrate import upgrade
 
 RESULTS = BENCH / "results" / "latest.json"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+WARM_LOAD_SECONDS = 1.0
 SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
 ATTACHMENT_MB = [int(mb) for mb in os.environ.get("BENCH_ATTACHMENT_MB", "256,1024").split(",")]
 PARTS = set(
@@ -82,8 +83,14 @@ def warm(url: str, token: str | None) -> None:
 
 
 def point(url: str, concurrency: int, token: str | None = None, serving: int | None = None) -> Point:
-    """Warmed, then one wrk point; `serving` is the gunicorn master whose CPU per request is measured."""
+    """Warmed, then one wrk point; `serving` is the gunicorn master whose CPU per request is measured.
+
+    The warm-up ends with a second of the same load, not counted: a few requests one after another leave a pool
+    with one connection, so the point itself opened the rest (and each new PostgreSQL backend filled its caches)
+    and its p99 measured the start rather than the steady state (a run's first points read p99 at 4 to 6 times
+    p50, the same request later in the run 2 to 3)."""
     warm(url, token)
+    wrk(url, concurrency=concurrency, seconds=WARM_LOAD_SECONDS, token=token)
     return wrk(url, concurrency=concurrency, seconds=SECONDS, token=token, serving=serving)
 
 

@@ -243,7 +243,6 @@ def configure_rate_limits(
 ) -> None:
     storage_options = {"socket_connect_timeout": 1, "socket_timeout": 1}
     app.config.update(
-        RATE_LIMIT_DEFAULT=default_limit,
         RATE_LIMIT_LOGIN=login_limit,
         RATE_LIMIT_MONITORING=monitoring_limit,
         RATELIMIT_ENABLED=enabled,

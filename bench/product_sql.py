@@ -24,6 +24,7 @@ from tasktracker.application.queries import DEFAULT_PAGE_SIZE as PRODUCT_PAGE_SI
 
 # What the bench's copy of each request's SQL is, in the order the product sends it.
 FLOOR_SQL = {
+    # The recording session's pages are empty, so the total alone follows, as for a page past the end.
     "own page": [OWN_PAGE, OWN_COUNT],
     "task": [TASK_VIEW, TASK_ATTACHMENTS],
     "me": [USER_BY_ID],

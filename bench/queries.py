@@ -76,8 +76,9 @@ _OWN_WHERE = (
     " ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT %(limit)s::INTEGER OFFSET %(offset)s::INTEGER)"
     " ORDER BY tasks.created_at DESC, tasks.id DESC"
 )
-OWN_PAGE = _VIEW + _OWN_WHERE
 OWN_COUNT = "SELECT count(*) AS count_1 FROM tasks WHERE tasks.owner_id = %(owner)s::UUID"
+# The product sends a list's total as a column of its page (OWN_COUNT alone only for a page with no rows).
+OWN_PAGE = _VIEW.replace(" AS tags\n", f" AS tags, ({OWN_COUNT}) AS total\n") + _OWN_WHERE
 TASK_VIEW = _VIEW + "WHERE tasks.id = %(task)s::UUID\n"
 TASK_ATTACHMENTS = """
 SELECT attachments.id, attachments.task_id, attachments.filename, attachments.content_type, attachments.size_bytes,

@@ -124,6 +124,19 @@ def test_a_signed_in_request_is_one_redis_round_trip_and_reads_no_user_row(apps:
     assert apps.redis.get(session_key(uuid.UUID(user_id))) == b"0:1"
 
 
+def test_a_page_of_tasks_and_its_total_are_one_statement(apps: Apps, counts: Counts) -> None:
+    _, _, headers = _sign_up(apps)
+    assert apps.tasks.post("/api/v1/tasks", json={"title": "one statement"}, headers=headers).status_code == 201
+    lists = ["", "?owner=me", "?status=TODO", "?search=one%20statement", "?owner=me&page=1000"]
+    apps.tasks.get("/api/v1/tasks", headers=headers)
+    for query in lists:
+        counts.statements = []
+        response = apps.tasks.get(f"/api/v1/tasks{query}", headers=headers)
+        assert response.status_code == 200 and response.json["total"] >= 1, (query, response.text)
+        # A page past the end has no row to carry its total: that one is asked on its own.
+        assert len(counts.statements) == (2 if "page=1000" in query else 1), (query, counts.statements)
+
+
 def test_the_headers_say_what_the_window_holds_and_the_429_is_the_specs(
     database_url: str, services: LocalServices
 ) -> None:

@@ -109,7 +109,9 @@ class _ListShape:
 
 @dataclass(frozen=True)
 class _ListStatements:
+    # The page's rows, each carrying the list's total: one round trip, and the total read in the page's snapshot.
     page: Select[Any]
+    # The total alone, for a page with no row to carry it (past the end, or nothing matches).
     total: Select[Any]
 
 
@@ -221,9 +223,9 @@ class SqlTaskRepository(SqlRepository):
             "owner_id": query.owner_id,
         }
         connection = self.connection()
-        items = self._views(connection.execute(statements.page, parameters).all())
-        total = int(connection.execute(statements.total, parameters).scalar_one())
-        return Page(items=items, page=query.page, page_size=query.page_size, total=total)
+        rows = connection.execute(statements.page, parameters).all()
+        total = rows[0].total if rows else connection.execute(statements.total, parameters).scalar_one()
+        return Page(items=self._views(rows), page=query.page, page_size=query.page_size, total=int(total))
 
     def _tag_ids(self, names: Sequence[str]) -> list[UUID]:
         if not names:
@@ -254,7 +256,7 @@ def _list_statements(shape: _ListShape) -> _ListStatements:
     conditions = _conditions(shape)
     order = _order(shape.sort)
     # The page's ids are picked first, so that owner emails and tag names are fetched for the rows shown, not for
-    # every row an OFFSET skips. Still one statement.
+    # every row an OFFSET skips. Still one statement, with the total in it.
     page_ids = (
         select(TASKS.c.id)
         .where(*conditions)
@@ -262,8 +264,11 @@ def _list_statements(shape: _ListShape) -> _ListStatements:
         .limit(bindparam("page_size", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
-    page = _VIEWS.where(TASKS.c.id.in_(page_ids.correlate(None))).order_by(*order)
-    return _ListStatements(page=page, total=_total(shape, conditions))
+    total = _total(shape, conditions)
+    # Uncorrelated, so PostgreSQL computes it once for the statement (an InitPlan), not per row.
+    total_column = total.correlate(None).scalar_subquery().label("total")
+    page = _VIEWS.add_columns(total_column).where(TASKS.c.id.in_(page_ids.correlate(None))).order_by(*order)
+    return _ListStatements(page=page, total=total)
 
 
 def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:

@@ -19,6 +19,7 @@ from tasktracker.config import Settings
 from . import correlation
 from .cors import configure_cors
 from .errors import register_error_handlers
+from .json_provider import OrjsonProvider
 from .logs import configure_logging
 from .metrics import FunctionMetrics
 from .rate_limits import configure_rate_limits, exempt_from_api_limit
@@ -40,7 +41,11 @@ class _FunctionFlask(Flask):
 
     Flask asks, before every call of a hook or a view on every request, whether the function is a coroutine function
     (ensure_sync, which Flask documents as the method to override): a dozen inspections a request of functions that
-    never change. The answer is kept per function instead; an async one is still wrapped as Flask does."""
+    never change. The answer is kept per function instead; an async one is still wrapped as Flask does.
+
+    Its JSON is orjson's (json_provider.py)."""
+
+    json_provider_class = OrjsonProvider
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,7 +97,6 @@ def create_function_app(
         # A function that takes no files reads nothing larger than the largest valid JSON body (413 past it);
         # one that takes uploads raises this to its own limit.
         MAX_CONTENT_LENGTH=MAX_JSON_BODY_BYTES,
-        JSON_SORT_KEYS=False,
         SETTINGS=settings,
     )
     # The router is the one proxy in front of every function: trust exactly its X-Forwarded-* headers.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
+import orjson
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from tasktracker.application import context
 
@@ -17,6 +20,18 @@ class ContextFilter(logging.Filter):
         record.correlation_id = context.correlation_id()
         record.user_id = context.user_id()
         return True
+
+
+class _LineFormatter(OrjsonFormatter):
+    """python-json-logger's formatter with orjson's encoder: a third of the standard encoder's time a line, and
+    every request writes one. A line orjson cannot encode (a lone surrogate of a request's text, an integer beyond
+    64 bits) is encoded by the standard encoder rather than lost."""
+
+    def jsonify_log_record(self, log_data: Any) -> str:
+        try:
+            return super().jsonify_log_record(log_data)
+        except orjson.JSONEncodeError:
+            return json.dumps(log_data, default=self.json_default, separators=(",", ":"))
 
 
 class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -41,7 +56,7 @@ def configure_logging(level: str = "INFO") -> None:
     handler = _CurrentStdoutHandler()
     handler.addFilter(ContextFilter())
     handler.setFormatter(
-        JsonFormatter(
+        _LineFormatter(
             "%(levelname)s %(name)s %(message)s %(correlation_id)s %(user_id)s",
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp=True,

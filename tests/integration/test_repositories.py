@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -70,6 +71,40 @@ def test_tasks_keep_their_tags_in_order_and_tags_are_shared(uow: UnitOfWorkFacto
         assert tx.tasks.get(first.id).tags == ["urgent", "backend"]  # type: ignore[union-attr]
         view = tx.tasks.get_view(second.id)
     assert view is not None and view.owner_email == "ada@example.com" and view.task.tags == ["backend"]
+
+
+def test_tags_keep_the_order_given_whether_new_or_known(uow: UnitOfWorkFactory) -> None:
+    ada = make_user(uow, "ada@example.com")
+    make_task(uow, ada, "Known", tags=["m", "b"])
+    task = make_task(uow, ada, "Many", tags=["z", "b", "y", "a", "m"])
+    with uow() as tx:
+        assert tx.tasks.get(task.id).tags == ["z", "b", "y", "a", "m"]  # type: ignore[union-attr]
+
+
+def test_two_tasks_saved_at_once_with_the_same_new_tag_both_get_it(uow: UnitOfWorkFactory) -> None:
+    """The second waits on the tag's unique name until the first commits, then finds the tag the first made."""
+    ada = make_user(uow, "ada@example.com")
+    first = Task.create(owner_id=ada.id, title="First", tags=["fresh"], now=NOW)
+    second = Task.create(owner_id=ada.id, title="Second", tags=["other", "fresh"], now=NOW)
+    saved = threading.Event()
+
+    def save_second() -> None:
+        with uow() as other:
+            other.tasks.add(second)
+            other.commit()
+        saved.set()
+
+    with uow() as tx:
+        tx.tasks.add(first)
+        waiting = threading.Thread(target=save_second)
+        waiting.start()
+        assert not saved.wait(0.5), "the second should wait for the first's uncommitted tag"
+        tx.commit()
+    waiting.join(10)
+    assert saved.is_set()
+    with uow() as tx:
+        assert tx.tasks.get(first.id).tags == ["fresh"]  # type: ignore[union-attr]
+        assert tx.tasks.get(second.id).tags == ["other", "fresh"]  # type: ignore[union-attr]
 
 
 def test_saving_a_task_replaces_its_fields_and_tags(uow: UnitOfWorkFactory) -> None:

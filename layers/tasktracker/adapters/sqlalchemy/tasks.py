@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    any_,
     bindparam,
     delete,
     exists,
@@ -76,7 +77,17 @@ _SAVE_TASK = update(TASKS).where(TASKS.c.id == bindparam("task_id"), TASKS.c.ver
 # A tag new to everyone is added; one another task already has is left as it is (and not locked).
 _ADD_TAGS = pg_insert(TAGS).on_conflict_do_nothing(index_elements=["name"])
 _UNTAG = delete(TASK_TAGS).where(TASK_TAGS.c.task_id == bindparam("task_id"))
-_TAG_TASK = insert(TASK_TAGS)
+# The task's tags by name, each at its place in the list (the names are distinct): their ids are read by the
+# statement itself, after _ADD_TAGS has made every one of them, so no round trip brings them to Python first.
+_TAG_NAMES_GIVEN = bindparam("names", type_=ARRAY(String))
+_TAG_TASK = insert(TASK_TAGS).from_select(
+    ["task_id", "tag_id", "position"],
+    select(
+        bindparam("task_id", type_=TASKS.c.id.type),
+        TAGS.c.id,
+        func.array_position(_TAG_NAMES_GIVEN, TAGS.c.name) - 1,
+    ).where(TAGS.c.name == any_(_TAG_NAMES_GIVEN)),
+)
 
 
 @dataclass(frozen=True)
@@ -243,11 +254,9 @@ class SqlTaskRepository(SqlRepository):
         if not names:
             return
         connection.execute(_ADD_TAGS, [{"id": uuid.uuid4(), "name": name} for name in names])
-        ids = dict(connection.execute(_TAG_IDS_BY_NAME, {"names": names}).all())
-        connection.execute(
-            _TAG_TASK,
-            [{"task_id": task_id, "tag_id": ids[name], "position": index} for index, name in enumerate(names)],
-        )
+        # A statement of its own, after the one above: it sees every tag that one made or found (tags are never
+        # deleted), including one another transaction committed in between.
+        connection.execute(_TAG_TASK, {"task_id": task_id, "names": names})
 
 
 @lru_cache(maxsize=_LIST_SHAPES_KEPT)

@@ -43,23 +43,26 @@ def app(*, debug: bool = False) -> Flask:
 
 
 def flask_own(value: Any) -> Any:
-    return json.loads(DefaultJSONProvider(Flask(__name__)).dumps(value))
+    # A provider keeps only a weak reference to its app: the app is held for as long as it is used.
+    flask_app = Flask(__name__)
+    return json.loads(DefaultJSONProvider(flask_app).dumps(value))
 
 
 @pytest.mark.parametrize("name", list(ANSWERS))
 def test_answers_are_the_json_flasks_own_provider_gives(name: str) -> None:
     value = ANSWERS[name]
-    provider = app().json
-    assert json.loads(provider.dumps(value)) == flask_own(value)
-    with app().app_context():
-        response = provider.response(value)
+    made = app()
+    assert json.loads(made.json.dumps(value)) == flask_own(value)
+    with made.app_context():
+        response = made.json.response(value)
     assert response.mimetype == "application/json"
     assert response.get_data().endswith(b"\n")
     assert json.loads(response.get_data()) == flask_own(value)
 
 
 def test_keys_stay_in_the_order_the_answer_was_built_and_text_stays_utf8() -> None:
-    body = app().json.dumps({"error": {"code": "X", "message": "\u00e9", "details": {}, "correlation_id": "c"}})
+    made = app()
+    body = made.json.dumps({"error": {"code": "X", "message": "\u00e9", "details": {}, "correlation_id": "c"}})
     assert body == '{"error":{"code":"X","message":"\u00e9","details":{},"correlation_id":"c"}}'
 
 
@@ -77,8 +80,9 @@ def test_what_orjson_cannot_encode_is_encoded_by_the_standard_encoder(value: dic
 
 
 def test_what_neither_can_encode_is_still_a_type_error() -> None:
+    made = app()
     with pytest.raises(TypeError):
-        app().json.dumps({"object": object()})
+        made.json.dumps({"object": object()})
 
 
 def test_debug_answers_are_indented_as_flasks_are() -> None:
@@ -89,4 +93,5 @@ def test_debug_answers_are_indented_as_flasks_are() -> None:
 
 
 def test_arguments_orjson_does_not_take_go_to_the_standard_encoder() -> None:
-    assert app().json.dumps({"b": 1, "a": 2}, sort_keys=True) == '{"a": 2, "b": 1}'
+    made = app()
+    assert made.json.dumps({"b": 1, "a": 2}, sort_keys=True) == '{"a": 2, "b": 1}'
